@@ -1,0 +1,23 @@
+/* LAME, set up for a live CBR stream: interleaved 16-bit PCM in, MP3 bytes out. */
+#ifndef MP3_ENCODER_H
+#define MP3_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mp3_encoder;
+
+/* Returns NULL with a message in err when LAME refuses the settings. */
+struct mp3_encoder *mp3_encoder_new(unsigned rate, unsigned channels, unsigned bitrate,
+                                    unsigned quality, char *err, size_t errlen);
+void mp3_encoder_free(struct mp3_encoder *enc);
+
+/* Bytes of output room that encoding n PCM frames may need (LAME's bound). */
+size_t mp3_encoder_out_bound(size_t frames);
+
+/* Encodes n interleaved frames. Returns the MP3 bytes written to out (not
+ * necessarily whole frames), or -1 on an encoder error. */
+long mp3_encoder_encode(struct mp3_encoder *enc, const int16_t *pcm, size_t frames,
+                        unsigned char *out, size_t outcap);
+
+#endif

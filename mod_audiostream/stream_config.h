@@ -1,0 +1,30 @@
+/* One stream's settings as written in audiostream.streams, with their
+ * defaults and validation. Knows nothing of lighttpd: the glue hands each
+ * key and value over as a string or an integer. */
+#ifndef STREAM_CONFIG_H
+#define STREAM_CONFIG_H
+
+#include <stddef.h>
+
+struct stream_config {
+    char *path;         /* URL prefix the stream answers */
+    char *device;       /* ALSA PCM name */
+    unsigned rate;      /* Hz */
+    unsigned channels;
+    unsigned bitrate;   /* kbit/s, CBR */
+    unsigned quality;   /* LAME algorithm quality, 0 best .. 9 fastest */
+};
+
+enum stream_config_type { STREAM_CONFIG_STRING, STREAM_CONFIG_INTEGER, STREAM_CONFIG_OTHER };
+
+/* Fills c with the defaults for a stream at path. Returns -1 with a message
+ * in err when path is not a usable URL prefix. */
+int stream_config_init(struct stream_config *c, const char *path, char *err, size_t errlen);
+void stream_config_free(struct stream_config *c);
+
+/* Applies one key. type says which of str or num holds the value. Returns
+ * -1 with a message naming the key and the value when either is not valid. */
+int stream_config_set(struct stream_config *c, const char *key, enum stream_config_type type,
+                      const char *str, long long num, char *err, size_t errlen);
+
+#endif
