@@ -112,20 +112,6 @@ static int slot_configure(server * const srv, stream_slot * const slot,
 }
 
 __attribute_cold__
-static int slots_check_unique(server * const srv, const plugin_data * const p) {
-    for (uint32_t i = 0; i < p->nslots; ++i) {
-        for (uint32_t j = i + 1; j < p->nslots; ++j) {
-            if (strcmp(p->slots[i].cfg.path, p->slots[j].cfg.path) == 0) {
-                log_error(srv->errh, __FILE__, __LINE__,
-                  "audiostream.streams: \"%s\" is listed twice", p->slots[i].cfg.path);
-                return 0;
-            }
-        }
-    }
-    return 1;
-}
-
-__attribute_cold__
 static int slots_configure(server * const srv, plugin_data * const p, const array * const a) {
     p->slots = ck_calloc(a->used ? a->used : 1, sizeof(*p->slots));
     for (uint32_t i = 0; i < a->used; ++i) {
@@ -134,7 +120,7 @@ static int slots_configure(server * const srv, plugin_data * const p, const arra
         slot->batch = p->batch;
         if (!slot_configure(srv, slot, a->data[i])) return 0;
     }
-    return slots_check_unique(srv, p);
+    return 1;   /* a path listed twice is refused by lighttpd's own parser */
 }
 
 SETDEFAULTS_FUNC(mod_audiostream_set_defaults) {

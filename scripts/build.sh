@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds mod_audiostream and its test programs against the installed
+# lighttpd's source (fetched and configured on first use).
+#   scripts/build.sh [BUILD_DIR [configure arguments...]]
+# e.g. scripts/build.sh build-asan CFLAGS="-g -O1 -fsanitize=address,undefined"
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build}; shift || true
+lsrc=$(bash "$here/scripts/lighttpd-source.sh")
+
+[ -x "$here/configure" ] && [ "$here/configure" -nt "$here/configure.ac" ] \
+    || (cd "$here" && autoreconf -fi >/dev/null 2>&1) || (cd "$here" && autoreconf -fi)
+mkdir -p "$build"
+cd "$build"
+if [ ! -f Makefile ] || [ "$here/configure" -nt config.status ]; then
+    "$here/configure" -q --with-lighttpd-source="$lsrc" "$@"
+fi
+make -s -j"$(nproc)" >/dev/null
+make -s -j"$(nproc)" check TESTS= >/dev/null   # test programs and the test capture device
+echo "$build"

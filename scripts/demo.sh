@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds the module and starts Debian's lighttpd
+# with it in the foreground on http://127.0.0.1:8080/live.mp3 (Ctrl-C stops).
+#   AUDIOSTREAM_DEVICE=hw:1,0 bash scripts/demo.sh   capture from that ALSA device
+#   bash scripts/demo.sh                             a 997 Hz test tone, no sound card needed
+# AUDIOSTREAM_PORT changes the port.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+bash "$here/scripts/install-deps.sh"
+build=$(bash "$here/scripts/build.sh" "$here/build")
+
+demo=$here/.work/demo
+rm -rf "$demo" && mkdir -p "$demo/modules" "$demo/htdocs"
+# lighttpd takes one module directory (-m): ours, plus links to Debian's
+ln -s /usr/lib/lighttpd/*.so "$demo/modules/"
+cp "$build/.libs/mod_audiostream.so" "$demo/modules/"
+
+device=${AUDIOSTREAM_DEVICE:-}
+if [ -z "$device" ]; then
+    device=testtone
+    sed "s|@PLUGIN@|$build/test/alsa/.libs/libasound_module_pcm_testtone.so|" \
+        "$here/test/alsa/testtone.conf.in" > "$demo/asound.conf"
+    export ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf:$demo/asound.conf
+fi
+port=${AUDIOSTREAM_PORT:-8080}
+
+cat > "$demo/htdocs/index.html" <<HTML
+<!DOCTYPE html><title>mod_audiostream</title>
+<p>Live from ALSA device <code>$device</code>: <audio controls src="/live.mp3"></audio>
+HTML
+cat > "$demo/lighttpd.conf" <<CONF
+server.document-root = "$demo/htdocs"
+server.bind = "127.0.0.1"
+server.port = $port
+server.errorlog = "/dev/stderr"
+index-file.names = ( "index.html" )
+mimetype.assign = ( ".html" => "text/html" )
+server.modules += ( "mod_audiostream" )
+audiostream.streams = (
+  "/live.mp3" => ( "device" => "$device", "rate" => 44100, "channels" => 2,
+                   "bitrate" => 128, "quality" => 5 ),
+)
+CONF
+echo "mod_audiostream demo: http://127.0.0.1:$port/live.mp3 (device $device); Ctrl-C stops"
+exec /usr/sbin/lighttpd -D -f "$demo/lighttpd.conf" -m "$demo/modules"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs, as root on Debian 12, what building, demonstrating and testing
+# mod_audiostream needs. Safe to run again.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+# `apt-get source lighttpd` needs deb-src entries: add them for the same
+# archive and suites as the binary entries, when there are none.
+have_deb_src() {
+    grep -rqsE '^(Types:.*deb-src|deb-src[[:space:]])' /etc/apt/sources.list /etc/apt/sources.list.d/
+}
+add_deb_src() {
+    local f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        grep -q '^Types: deb$' "$f" || continue
+        sed 's/^Types: deb$/Types: deb-src/' "$f" > "${f%.sources}-src.sources"
+    done
+    if [ -f /etc/apt/sources.list ] && grep -q '^deb ' /etc/apt/sources.list; then
+        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > /etc/apt/sources.list.d/audiostream-deb-src.list
+    fi
+}
+have_deb_src || add_deb_src
+
+packages=(
+    # the lighttpd the module loads into, and what configuring its source needs
+    lighttpd dpkg-dev libpcre2-dev zlib1g-dev
+    # building the module
+    build-essential autoconf automake libtool pkgconf libasound2-dev libmp3lame-dev
+    # tests: clients, decoders, leak checking
+    curl mpg123 alsa-utils valgrind cppcheck
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ] || [ "${AUDIOSTREAM_APT_UPDATE:-0}" = 1 ]; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# apt-get source reads the deb-src lists, which an earlier update may lack
+apt-cache showsrc lighttpd >/dev/null 2>&1 || apt-get update -qq

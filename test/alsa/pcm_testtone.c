@@ -1,0 +1,440 @@
+/*
+ * pcm_testtone.c - ALSA capture plugin that behaves like a sound card paced in
+ * real time, for integration tests on machines without sound hardware.
+ *
+ * Serves S16_LE interleaved capture (1-8 channels, 8-192 kHz) on
+ * CLOCK_MONOTONIC: frame n of a run is "captured" at start + n/rate, and a
+ * timerfd (the poll descriptor) ticks once per period.  The data is a sine
+ * (or a looped raw file) indexed by the absolute frame number counted in real
+ * time from the first start, so samples lost to an overrun are skipped just
+ * like on a real card.
+ *
+ * Config keys: frequency (Hz, default 997), amplitude (0..1, default 0.5),
+ * file (raw S16_LE interleaved, looped, replaces the sine), present_file
+ * (open fails with -ENODEV while it is missing), fail_after_ms (card vanishes:
+ * -ENODEV), stall_after_ms + stall_ms (clock stops, then jumps ahead).
+ * fail_after_ms and stall_after_ms count from the first start of the handle.
+ *
+ * Build: cc -fPIC -DPIC -shared -o libasound_module_pcm_testtone.so
+ *        pcm_testtone.c -lasound -lm   (without -DPIC: "undefined symbol
+ *        snd_dlsym_start" at load time)
+ */
+#include <alsa/asoundlib.h>
+#include <alsa/pcm_external.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_MSEC 1000000ULL
+
+struct testtone {
+	snd_pcm_ioplug_t io;
+	double frequency, amplitude;
+	unsigned char *file;	/* raw S16_LE interleaved samples, or NULL */
+	size_t file_bytes;
+	uint64_t fail_after_ns, stall_after_ns, stall_ns;
+	int timer_fd;
+	int started;		/* t_first is valid */
+	int running;		/* between start and stop */
+	int gone;		/* fail_after_ms elapsed: card unplugged for good */
+	uint64_t t_first;	/* monotonic ns of the first start */
+	uint64_t t0;		/* monotonic ns of the current start */
+	uint64_t base;		/* absolute frame index of frame 0 of this run */
+	uint64_t hw;		/* frames of this run reported to ioplug, unwrapped */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* floor(ns * rate / 1e9), split so the product cannot overflow for days. */
+static uint64_t frames_in(uint64_t ns, unsigned int rate)
+{
+	return ns / NSEC_PER_SEC * rate + ns % NSEC_PER_SEC * rate / NSEC_PER_SEC;
+}
+
+/* The card's clock: frozen at the stall's beginning while the stall lasts. */
+static uint64_t card_time(const struct testtone *tt, uint64_t now)
+{
+	uint64_t s = tt->t_first + tt->stall_after_ns;
+
+	if (tt->started && tt->stall_ns && now >= s && now < s + tt->stall_ns)
+		return s;
+	return now;
+}
+
+/* Once fail_after_ms has passed the handle stays disconnected, like a pulled
+ * USB card.  The state must be DISCONNECTED (not XRUN) so that alsa-lib turns
+ * it into -ENODEV for the reader. */
+static int card_gone(struct testtone *tt, uint64_t now)
+{
+	if (!tt->gone && tt->started && tt->fail_after_ns &&
+	    now - tt->t_first >= tt->fail_after_ns)
+		tt->gone = 1;
+	if (tt->gone)
+		snd_pcm_ioplug_set_state(&tt->io, SND_PCM_STATE_DISCONNECTED);
+	return tt->gone;
+}
+
+static int arm_timer(struct testtone *tt, uint64_t first_ns, uint64_t interval_ns)
+{
+	struct itimerspec its;
+
+	its.it_value.tv_sec = (time_t)(first_ns / NSEC_PER_SEC);
+	its.it_value.tv_nsec = (long)(first_ns % NSEC_PER_SEC);
+	its.it_interval.tv_sec = (time_t)(interval_ns / NSEC_PER_SEC);
+	its.it_interval.tv_nsec = (long)(interval_ns % NSEC_PER_SEC);
+	/* all zero disarms; settime also clears pending expirations */
+	if (timerfd_settime(tt->timer_fd, first_ns ? TFD_TIMER_ABSTIME : 0, &its, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int tt_start(snd_pcm_ioplug_t *io)
+{
+	struct testtone *tt = io->private_data;
+	uint64_t now = now_ns(), interval;
+
+	if (card_gone(tt, now))
+		return -ENODEV;
+	if (!tt->started) {
+		tt->started = 1;
+		tt->t_first = now;
+	}
+	tt->t0 = now;
+	tt->hw = 0;
+	/* Resume with the phase the signal has in real time (lost samples). */
+	tt->base = frames_in(now - tt->t_first, io->rate);
+	/* Round up: at each tick at least one more whole period exists. */
+	interval = (io->period_size * NSEC_PER_SEC + io->rate - 1) / io->rate;
+	tt->running = 1;
+	return arm_timer(tt, now + interval, interval);
+}
+
+static int tt_stop(snd_pcm_ioplug_t *io)
+{
+	struct testtone *tt = io->private_data;
+
+	tt->running = 0;
+	return arm_timer(tt, 0, 0);
+}
+
+static int tt_prepare(snd_pcm_ioplug_t *io)
+{
+	struct testtone *tt = io->private_data;
+
+	if (card_gone(tt, now_ns()))
+		return -ENODEV;
+	/* ioplug has just reset hw_ptr/appl_ptr to 0; follow it */
+	tt->hw = 0;
+	return tt_stop(io);
+}
+
+/* Capture drain: stop at once, like the kernel does for capture.  Without
+ * this, ioplug's generic drain would wait until the buffer had filled up. */
+static int tt_drain(snd_pcm_ioplug_t *io)
+{
+	(void)io;
+	return 0;
+}
+
+/* Hardware position from elapsed time, modulo buffer_size: ioplug 1.2.8
+ * (without FLAG_BOUNDARY_WA) adds (ret - last_ret) mod buffer_size to its
+ * hw_ptr, so a jump of a whole buffer would be invisible.  We report an
+ * overrun before that can happen: when the unread frames would reach
+ * buffer_size (the kernel's default stop_threshold). */
+static snd_pcm_sframes_t tt_pointer(snd_pcm_ioplug_t *io)
+{
+	struct testtone *tt = io->private_data;
+	uint64_t now, t, pos;
+	snd_pcm_uframes_t avail;
+
+	if (io->buffer_size == 0)
+		return 0;
+	if (io->state == SND_PCM_STATE_XRUN)
+		return -EPIPE;	/* stays in XRUN until prepare */
+	now = now_ns();
+	if (card_gone(tt, now) || !tt->running)
+		return (snd_pcm_sframes_t)(tt->hw % io->buffer_size);
+	t = card_time(tt, now);
+	pos = t > tt->t0 ? frames_in(t - tt->t0, io->rate) : 0;
+	if (pos > tt->hw) {
+		avail = snd_pcm_ioplug_avail(io, io->hw_ptr, io->appl_ptr);
+		if (avail + (pos - tt->hw) >= io->buffer_size)
+			return -EPIPE;
+		tt->hw = pos;
+	}
+	return (snd_pcm_sframes_t)(tt->hw % io->buffer_size);
+}
+
+/* round(A * 32767 * sin(2 pi f k / rate)).  The phase (in cycles) is split as
+ * f*(k div rate) + f*(k mod rate)/rate and reduced mod 1, so it does not lose
+ * precision as k grows: exact for integer f, ~1e-15 cycles after days. */
+static int16_t sine_at(const struct testtone *tt, uint64_t k, unsigned int rate)
+{
+	double cyc = fmod(tt->frequency * (double)(k / rate), 1.0) +
+		     tt->frequency * (double)(k % rate) / rate;
+
+	return (int16_t)lround(tt->amplitude * 32767.0 * sin(2.0 * M_PI * fmod(cyc, 1.0)));
+}
+
+static unsigned char *area_ptr(const snd_pcm_channel_area_t *a, snd_pcm_uframes_t frame)
+{
+	return (unsigned char *)a->addr + (a->first + frame * a->step) / 8;
+}
+
+/* Fill `size` frames starting at the application pointer.  Works for both
+ * RW (areas = user buffer) and MMAP (areas = ring) access: the first frame
+ * handed out is the one `avail` frames behind the hardware position. */
+static snd_pcm_sframes_t tt_transfer(snd_pcm_ioplug_t *io, const snd_pcm_channel_area_t *areas,
+				     snd_pcm_uframes_t offset, snd_pcm_uframes_t size)
+{
+	const struct testtone *tt = io->private_data;
+	uint64_t k = tt->base + tt->hw - snd_pcm_ioplug_avail(io, io->hw_ptr, io->appl_ptr);
+	uint64_t file_frames = tt->file_bytes / (2 * io->channels);
+	unsigned char sine[2];
+	const unsigned char *src = sine;
+	snd_pcm_uframes_t i;
+	unsigned int c;
+
+	for (i = 0; i < size; i++, k++) {
+		if (tt->file) {
+			src = tt->file + (k % file_frames) * io->channels * 2;
+		} else {
+			uint16_t v = (uint16_t)sine_at(tt, k, io->rate);
+			sine[0] = (unsigned char)(v & 0xff);	/* S16_LE on any host */
+			sine[1] = (unsigned char)(v >> 8);
+		}
+		for (c = 0; c < io->channels; c++)
+			memcpy(area_ptr(&areas[c], offset + i), src + (tt->file ? 2 * c : 0), 2);
+	}
+	return (snd_pcm_sframes_t)size;
+}
+
+/* POLLIN on every tick, never from produced-minus-consumed: alsa-lib may copy
+ * part of a period early, and such a check would then delay a whole period.
+ * Runs outside the PCM lock (ioplug drops it); fine for one PCM per thread. */
+static int tt_poll_revents(snd_pcm_ioplug_t *io, struct pollfd *pfd, unsigned int nfds,
+			   unsigned short *revents)
+{
+	struct testtone *tt = io->private_data;
+	uint64_t ticks, now = now_ns();
+	int ticked = read(tt->timer_fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks);
+
+	(void)pfd;
+	(void)nfds;
+	*revents = 0;
+	if (card_gone(tt, now) || io->state == SND_PCM_STATE_XRUN)
+		*revents = POLLIN | POLLERR;
+	else if (ticked && card_time(tt, now) == now)
+		*revents = POLLIN;	/* no POLLIN while stalled */
+	return 0;
+}
+
+static void tt_free(struct testtone *tt)
+{
+	if (tt->timer_fd >= 0)
+		close(tt->timer_fd);
+	free(tt->file);
+	free(tt);
+}
+
+static int tt_close(snd_pcm_ioplug_t *io)
+{
+	tt_free(io->private_data);
+	return 0;
+}
+
+static const snd_pcm_ioplug_callback_t tt_callbacks = {
+	.start = tt_start,
+	.stop = tt_stop,
+	.pointer = tt_pointer,
+	.transfer = tt_transfer,
+	.close = tt_close,
+	.prepare = tt_prepare,
+	.drain = tt_drain,
+	.poll_revents = tt_poll_revents,
+};
+
+static int get_ms(snd_config_t *n, uint64_t *ns)
+{
+	long v;
+
+	if (snd_config_get_integer(n, &v) < 0 || v < 0)
+		return -EINVAL;
+	*ns = (uint64_t)v * NSEC_PER_MSEC;
+	return 0;
+}
+
+static int parse_conf(struct testtone *tt, snd_config_t *conf, const char **file,
+		      const char **present)
+{
+	snd_config_iterator_t i, next;
+
+	snd_config_for_each(i, next, conf) {
+		snd_config_t *n = snd_config_iterator_entry(i);
+		const char *id;
+		int err;
+
+		if (snd_config_get_id(n, &id) < 0)
+			continue;
+		if (!strcmp(id, "comment") || !strcmp(id, "type") || !strcmp(id, "hint"))
+			continue;
+		if (!strcmp(id, "frequency"))
+			err = snd_config_get_ireal(n, &tt->frequency);
+		else if (!strcmp(id, "amplitude"))
+			err = snd_config_get_ireal(n, &tt->amplitude);
+		else if (!strcmp(id, "file"))
+			err = snd_config_get_string(n, file);
+		else if (!strcmp(id, "present_file"))
+			err = snd_config_get_string(n, present);
+		else if (!strcmp(id, "fail_after_ms"))
+			err = get_ms(n, &tt->fail_after_ns);
+		else if (!strcmp(id, "stall_after_ms"))
+			err = get_ms(n, &tt->stall_after_ns);
+		else if (!strcmp(id, "stall_ms"))
+			err = get_ms(n, &tt->stall_ns);
+		else {
+			SNDERR("testtone: unknown field %s", id);
+			return -EINVAL;
+		}
+		if (err < 0) {
+			SNDERR("testtone: invalid value for %s", id);
+			return -EINVAL;
+		}
+	}
+	if (!(tt->frequency >= 1.0 && tt->frequency <= 96000.0) ||
+	    !(tt->amplitude >= 0.0 && tt->amplitude <= 1.0)) {
+		SNDERR("testtone: frequency must be 1..96000 Hz and amplitude 0..1");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Load the whole loop file; tests use short loops, so memory is no concern. */
+static int load_file(struct testtone *tt, const char *path)
+{
+	struct stat st;
+	ssize_t r = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int err = -errno;
+
+		SNDERR("testtone: cannot read file %s: %s", path, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	if (st.st_size >= 2)
+		tt->file = malloc((size_t)st.st_size);
+	while (tt->file && tt->file_bytes < (size_t)st.st_size &&
+	       (r = read(fd, tt->file + tt->file_bytes, (size_t)st.st_size - tt->file_bytes)) > 0)
+		tt->file_bytes += (size_t)r;
+	close(fd);
+	if (!tt->file || tt->file_bytes != (size_t)st.st_size || tt->file_bytes % 2) {
+		SNDERR("testtone: file %s is shorter than one frame, unreadable or of odd size",
+		       path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_constraints(struct testtone *tt)
+{
+	static const unsigned int access[] = {
+		SND_PCM_ACCESS_RW_INTERLEAVED, SND_PCM_ACCESS_MMAP_INTERLEAVED
+	};
+	static const unsigned int format[] = { SND_PCM_FORMAT_S16_LE };
+	unsigned int channels[8], n = 0, c;
+	unsigned int rate_min = (unsigned int)ceil(2.0 * tt->frequency);
+	snd_pcm_ioplug_t *io = &tt->io;
+	int err;
+
+	/* A loop file must hold a whole number of frames. */
+	for (c = 1; c <= 8; c++)
+		if (!tt->file || tt->file_bytes % (2 * c) == 0)
+			channels[n++] = c;
+	if (tt->file || rate_min < 8000)
+		rate_min = 8000;	/* frequency <= rate/2 only matters for the sine */
+	if ((err = snd_pcm_ioplug_set_param_list(io, SND_PCM_IOPLUG_HW_ACCESS, 2, access)) < 0 ||
+	    (err = snd_pcm_ioplug_set_param_list(io, SND_PCM_IOPLUG_HW_FORMAT, 1, format)) < 0 ||
+	    (err = snd_pcm_ioplug_set_param_list(io, SND_PCM_IOPLUG_HW_CHANNELS, n, channels)) < 0 ||
+	    (err = snd_pcm_ioplug_set_param_minmax(io, SND_PCM_IOPLUG_HW_RATE, rate_min, 192000)) < 0 ||
+	    (err = snd_pcm_ioplug_set_param_minmax(io, SND_PCM_IOPLUG_HW_PERIOD_BYTES,
+						   64, 1 << 20)) < 0 ||
+	    (err = snd_pcm_ioplug_set_param_minmax(io, SND_PCM_IOPLUG_HW_PERIODS, 2, 1024)) < 0 ||
+	    (err = snd_pcm_ioplug_set_param_minmax(io, SND_PCM_IOPLUG_HW_BUFFER_BYTES,
+						   128, 64 << 20)) < 0)
+		return err;
+	return 0;
+}
+
+SND_PCM_PLUGIN_DEFINE_FUNC(testtone)
+{
+	struct testtone *tt;
+	const char *file = NULL, *present = NULL;
+	int err;
+
+	(void)root;
+	if (stream != SND_PCM_STREAM_CAPTURE) {
+		SNDERR("testtone: capture only");
+		return -EINVAL;
+	}
+	tt = calloc(1, sizeof(*tt));
+	if (!tt)
+		return -ENOMEM;
+	tt->timer_fd = -1;
+	tt->frequency = 997.0;
+	tt->amplitude = 0.5;
+	err = parse_conf(tt, conf, &file, &present);
+	if (!err && present && access(present, F_OK) != 0) {
+		SNDERR("testtone: device not present (%s missing)", present);
+		err = -ENODEV;
+	}
+	if (!err && file)
+		err = load_file(tt, file);
+	if (!err) {
+		tt->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (tt->timer_fd < 0)
+			err = -errno;
+	}
+	if (err < 0) {
+		tt_free(tt);
+		return err;
+	}
+	tt->io.version = SND_PCM_IOPLUG_VERSION;
+	tt->io.name = "testtone: real-time paced test capture";
+	tt->io.callback = &tt_callbacks;
+	tt->io.private_data = tt;
+	tt->io.poll_fd = tt->timer_fd;
+	tt->io.poll_events = POLLIN;
+	tt->io.flags = SND_PCM_IOPLUG_FLAG_MONOTONIC;
+	err = snd_pcm_ioplug_create(&tt->io, name, stream, mode);
+	if (err < 0) {
+		tt_free(tt);
+		return err;
+	}
+	err = set_constraints(tt);
+	if (err < 0) {
+		snd_pcm_ioplug_delete(&tt->io);	/* calls tt_close */
+		return err;
+	}
+	*pcmp = tt->io.pcm;
+	return 0;
+}
+
+SND_PCM_PLUGIN_SYMBOL(testtone) /* the macro supplies the ; */

@@ -1,0 +1,142 @@
+# Helpers for the integration tests: a real /usr/sbin/lighttpd loading the
+# built module, capturing from the paced test-tone ALSA device, and real
+# clients (curl) and decoders (mpg123) checking what a listener gets.
+# Sourced by test/integration.sh; needs BUILD and WORK set.
+
+TOOLS=$BUILD/test/tools
+PLUGIN=$BUILD/test/alsa/.libs/libasound_module_pcm_testtone.so
+MODULE=$BUILD/.libs/mod_audiostream.so
+LIGHTTPD=${LIGHTTPD:-/usr/sbin/lighttpd}
+BITRATE_BPS=16000            # 128 kbit/s
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+
+# ---- results ----
+
+pass() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
+fail() {
+    FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1")
+    echo "not ok - $1"; shift
+    local line; for line in "$@"; do echo "    $line"; done
+}
+# check NAME CONDITION_OUTPUT: passes when the checks written to $1.why are none
+verdict() {
+    local name=$1 why=$2
+    if [ -s "$why" ]; then mapfile -t lines < "$why"; fail "$name" "${lines[@]}"
+    else pass "$name"; fi
+}
+
+# ---- set-up ----
+
+setup_work() {
+    mkdir -p "$WORK/modules"
+    # lighttpd takes one module directory: ours, plus links to Debian's own
+    ln -sf /usr/lib/lighttpd/*.so "$WORK/modules/"
+    cp "$MODULE" "$WORK/modules/mod_audiostream.so"
+    cat > "$WORK/asound.conf" <<EOF
+pcm_type.testtone { lib "$PLUGIN" }
+pcm.tone997 { type testtone frequency 997 }
+pcm.tone440 { type testtone frequency 440 }
+pcm.tone1500 { type testtone frequency 1500 }
+pcm.tone660 { type testtone frequency 660 }
+pcm.unplugged { type testtone frequency 997 present_file "$WORK/plugged" }
+EOF
+    export ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf:$WORK/asound.conf
+    NEXT_PORT=$((20000 + ($$ % 500) * 20))
+}
+
+port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+    while ! port_is_free "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+    PORT=$NEXT_PORT; NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+# write_conf DIR PORT BODY: a lighttpd.conf for one test
+write_conf() {
+    mkdir -p "$1/htdocs"
+    cat > "$1/lighttpd.conf" <<EOF
+server.document-root = "$1/htdocs"
+server.bind = "127.0.0.1"
+server.port = $2
+server.errorlog = "$1/error.log"
+mimetype.assign = ( ".txt" => "text/plain" )
+$3
+EOF
+}
+
+# start_server NAME BODY: starts lighttpd in the foreground of a background
+# job; sets DIR, PORT, PID, URL. Waits until it accepts connections.
+start_server() {
+    DIR=$WORK/$1; free_port
+    write_conf "$DIR" "$PORT" "$2"
+    # shellcheck disable=SC2086
+    env $SERVER_ENV $SERVER_WRAP "$LIGHTTPD" -D -f "$DIR/lighttpd.conf" -m "$WORK/modules" \
+        > "$DIR/stdout.log" 2> "$DIR/stderr.log" &
+    PID=$!
+    URL=http://127.0.0.1:$PORT
+    local i
+    for i in $(seq 1 "${START_WAIT_TENTHS:-100}"); do
+        port_is_free "$PORT" || return 0
+        kill -0 "$PID" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# stop_server [SIGNAL]: stops it and waits; sets STOP_MS to the time it took
+stop_server() {
+    local t0; t0=$(date +%s%N)
+    kill -"${1:-TERM}" "$PID" 2>/dev/null
+    wait "$PID" 2>/dev/null
+    STOP_RC=$?
+    STOP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
+# wait_live PATH: until the stream answers 200 (its device is capturing)
+wait_live() {
+    local i
+    for i in $(seq 1 "${LIVE_WAIT_TENTHS:-100}"); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -I --max-time 1 "$URL$1")" = 200 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---- listening ----
+
+# listen OUT URL SECONDS [curl options...]: the body goes through bodytime
+# into OUT.mp3 with its timings in OUT.time, the headers into OUT.hdr
+listen() {
+    local out=$1 url=$2 secs=$3; shift 3
+    curl -s -N "$@" -D "$out.hdr" --max-time "$secs" -o - "$url" 2> "$out.curlerr" \
+        | "$TOOLS/bodytime" "$out.mp3" > "$out.time"
+}
+
+# time_field OUT NAME: a figure bodytime printed
+time_field() { sed -n "s/.*\b$2=\([0-9.]*\).*/\1/p" "$1.time"; }
+
+# decode_check OUT HZ MIN_MS: decodes OUT.mp3 and checks the tone; prints
+# what is wrong, nothing when all is right
+decode_check() {
+    local out=$1 hz=$2 min_ms=$3
+    "$TOOLS/mp3check" frames "$out.mp3" > "$out.frames" || cat "$out.frames"
+    mpg123 -q -s -r 44100 -e s16 "$out.mp3" > "$out.raw" 2> "$out.mpg123err"
+    "$TOOLS/pcmcheck" --rate 44100 --channels 2 --expect-hz "$hz" --tol-hz 3 \
+        --min-ms "$min_ms" "$out.raw" > "$out.pcm" 2>&1 || grep -v '^pcmcheck: ok' "$out.pcm"
+}
+
+header() { tr -d '\r' < "$1.hdr" | sed -n "s/^$2: *//Ip" | tail -1; }
+status_line() { tr -d '\r' < "$1.hdr" | grep '^HTTP/' | tail -1 | sed 's/ *$//'; }
+
+# rate_check OUT: prints what is wrong with the steady body rate and the
+# time to the first audio byte
+rate_check() {
+    local first rate
+    first=$(time_field "$1" first_ms); rate=$(time_field "$1" steady_bps)
+    [ -n "$first" ] && [ "${first%.*}" -ge 0 ] 2>/dev/null || { echo "no audio byte arrived"; return; }
+    [ "${first%.*}" -le 1000 ] || echo "first audio byte after ${first} ms (> 1000)"
+    awk -v r="$rate" -v b="$BITRATE_BPS" 'BEGIN { d = (r - b) / b; if (d < 0) d = -d;
+        if (d > 0.03) printf "body rate %d B/s is %.1f %% off %d B/s\n", r, d * 100, b }'
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian 12 machine as root:
+# installs what it needs, builds, runs the unit tests, the integration tests
+# in Debian's lighttpd, and the integration tests again with the module built
+# with AddressSanitizer and UndefinedBehaviorSanitizer. Ends with the line
+# "N passed, N failed".
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+passed=0
+failed=0
+result() { # NAME STATUS
+    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok - $1"
+    else failed=$((failed + 1)); echo "not ok - $1"; fi
+}
+# adds the counts of a sub-suite's last line "N passed, N failed"
+add_counts() {
+    local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
+    if [ -z "$line" ]; then result "$2 ran to its end" 1; return; fi
+    passed=$((passed + ${line%% passed*}))
+    local f=${line#*, }; failed=$((failed + ${f%% failed*}))
+}
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+
+echo "# installing packages"
+bash "$here/scripts/install-deps.sh"; result "install the packages the suite needs" $?
+[ "$failed" -eq 0 ] || finish
+
+unit_tests() { # BUILD_DIR LABEL
+    local t
+    for t in test_ring test_mp3_frame test_stream_config; do
+        "$1/test/unit/$t" > /dev/null; result "$2unit: $t" $?
+    done
+}
+
+echo "# build (-Wall -Wextra -Werror)"
+build=$(bash "$here/scripts/build.sh" "$here/build"); result "build against the installed lighttpd's source" $?
+[ "$failed" -eq 0 ] || finish
+unit_tests "$build" ""
+
+echo "# cppcheck"
+cppcheck -q --enable=warning,style,performance,portability --error-exitcode=1 \
+    --inline-suppr --std=c11 -I "$here/mod_audiostream" \
+    "$here/mod_audiostream"/{alsa_capture,mp3_encoder,mp3_frame,ring,stream,stream_config}.c \
+    "$here/test/tools" "$here/test/unit" "$here/test/alsa" 2>&1
+result "cppcheck: the pure units, test tools and test device are clean" $?
+lsrc=$(bash "$here/scripts/lighttpd-source.sh")
+cppcheck -q --enable=warning,style,performance,portability --error-exitcode=1 --std=c11 \
+    -DHAVE_CONFIG_H -I "$lsrc" -I "$lsrc/src" "$here/mod_audiostream/mod_audiostream.c" 2>&1
+result "cppcheck: the lighttpd glue is clean" $?
+
+echo "# integration tests"
+log=$(mktemp)
+bash "$here/test/integration.sh" "$build" | tee "$log"
+add_counts "$log" "integration tests"
+
+echo "# integration tests, module built with ASan + UBSan"
+san="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+asan=$(bash "$here/scripts/build.sh" "$here/build-asan" CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined")
+result "build with ASan + UBSan" $?
+if [ -n "$asan" ]; then
+    ASAN_OPTIONS=detect_leaks=1 unit_tests "$asan" "asan "
+    bash "$here/test/integration.sh" "$asan" --sanitized | tee "$log"
+    add_counts "$log" "sanitized integration tests"
+fi
+rm -f "$log"
+finish

@@ -1,0 +1,55 @@
+/* bodytime: copies a response body from stdin to a file and reports when
+ * it arrived, for tests that pipe `curl -o -` into it:
+ *   bodytime OUT_FILE [STEADY_FROM_MS]
+ * prints "first_ms=F last_ms=L bytes=B steady_bps=R": F is the delay from
+ * the start of this program to the first byte, R the rate in bytes/second
+ * counted from STEADY_FROM_MS (default 500) after the first byte to the
+ * last, so a start-up burst or delay does not count. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bodytime OUT_FILE [STEADY_FROM_MS]\n");
+        return 2;
+    }
+    const double steady_from = argc > 2 ? atof(argv[2]) : 500;
+    FILE *out = fopen(argv[1], "wb");
+    if (!out) {
+        perror(argv[1]);
+        return 2;
+    }
+    const double t0 = now_ms();
+    double first = -1, last = -1;
+    uint64_t total = 0, steady = 0;
+    unsigned char buf[65536];
+    ssize_t n;
+    while ((n = read(0, buf, sizeof(buf))) > 0) {
+        const double t = now_ms() - t0;
+        if (first < 0) first = t;
+        /* bytes of a read that ends inside the window count from its start */
+        if (t - first > steady_from) steady += (uint64_t)n;
+        last = t;
+        total += (uint64_t)n;
+        if (fwrite(buf, 1, (size_t)n, out) != (size_t)n) {
+            perror("write");
+            return 2;
+        }
+    }
+    fclose(out);
+    const double span = last - first - steady_from;
+    printf("first_ms=%.0f last_ms=%.0f bytes=%llu steady_bps=%.0f\n", first, last,
+           (unsigned long long)total, span > 0 ? steady * 1000.0 / span : 0.0);
+    return 0;
+}
