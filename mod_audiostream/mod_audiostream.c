@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base.h"
@@ -290,6 +291,17 @@ static handler_t response_unavailable(request_st * const r) {
       CONST_STR_LEN("503 Service Unavailable: the stream has no audio from its device yet\n"));
 }
 
+/* Loopback and LAN sockets auto-grow their send buffer to megabytes: a
+ * stalled listener would hold minutes of old audio in the kernel and never
+ * skip to live. Fix it at about half a second (the kernel doubles it). */
+static void listener_cap_sndbuf(request_st * const r, const stream_slot * const slot) {
+    int bytes = (int)(slot->cfg.bitrate * 1000 / 8 / 2);
+    if (bytes < 4096) bytes = 4096;
+    if (0 != setsockopt(r->con->fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes)))
+        log_perror(r->conf.errh, __FILE__, __LINE__,
+          "audiostream.streams[\"%s\"]: setsockopt(SO_SNDBUF)", slot->cfg.path);
+}
+
 static handler_t response_start(request_st * const r, listener * const l) {
     if (!stream_is_live(l->slot->stream)) return response_unavailable(r);
     r->http_status = 200;
@@ -302,6 +314,7 @@ static handler_t response_start(request_st * const r, listener * const l) {
      * server.stream-response-body says (a per-request copy) */
     r->resp_body_started = 1;
     r->conf.stream_response_body |= FDEVENT_STREAM_RESPONSE;
+    listener_cap_sndbuf(r, l->slot);
     listener_link(l);
     return HANDLER_WAIT_FOR_EVENT;
 }

@@ -221,6 +221,39 @@ audiostream.streams = ( "/a" => ( "device" => "tone997" ) )'
         'audiostream.streams = ( "/a" => "tone997" )'
 }
 
+# Listeners that read too slowly, or stop reading, skip forward to live at
+# a frame boundary; nothing spills to temp files; the others hear it all.
+test_slow_listeners() {
+    start_server slow "$MODULES
+server.upload-dirs = ( \"$WORK/slow/spill\" )
+$STREAM_997" || { fail "slow listeners: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    mkdir -p "$DIR/spill"
+    wait_live /live.mp3 || { fail "slow listeners: stream never went live"; stop_server; return; }
+    local pids=()
+    listen "$DIR/normal" "$URL/live.mp3" 9 & pids+=($!)
+    "$TOOLS/slowclient" "$PORT" /live.mp3 "$DIR/slow.mp3" --rate 4000 --seconds 9 > "$DIR/slow.out" & pids+=($!)
+    "$TOOLS/slowclient" "$PORT" /live.mp3 "$DIR/stall.mp3" --stall-ms 10000 --seconds 13 > "$DIR/stall.out" & pids+=($!)
+    wait "${pids[@]}"
+    local why=$DIR/why slow stall
+    slow=$(stat -c %s "$DIR/slow.mp3"); stall=$(stat -c %s "$DIR/stall.mp3")
+    { rate_check "$DIR/normal"; decode_check "$DIR/normal" 997 7000; } > "$why"
+    verdict "a listener next to slow and stalled ones hears the tone whole, in real time" "$why"
+    { "$TOOLS/mp3check" frames "$DIR/slow.mp3" > /dev/null || echo "slow listener: $("$TOOLS/mp3check" frames "$DIR/slow.mp3")"
+      [ "$slow" -le 40000 ] || echo "slow listener got $slow bytes, more than it read"
+      [ "$slow" -ge 20000 ] || echo "slow listener got only $slow bytes"; } > "$why"
+    verdict "a listener reading at 1/4 of real time gets whole frames only ($slow bytes)" "$why"
+    { "$TOOLS/mp3check" frames "$DIR/stall.mp3" > /dev/null || echo "stalled listener: $("$TOOLS/mp3check" frames "$DIR/stall.mp3")"
+      # 13 s in real time are 208000 bytes; the kernel's socket buffers and
+      # lighttpd's queue hold what the stall did not read, up to their bounds
+      [ "$stall" -lt 180000 ] || echo "stalled listener got $stall bytes: nothing was skipped"
+      [ "$stall" -ge 60000 ] || echo "stalled listener got only $stall bytes after resuming"; } > "$why"
+    verdict "a listener stalled 10 s skips forward to live on a frame boundary ($stall bytes in 13 s)" "$why"
+    { [ -z "$(ls -A "$DIR/spill")" ] || echo "lighttpd spilled to temp files: $(ls "$DIR/spill")"; } > "$why"
+    verdict "no listener's queue spilled to temp files" "$why"
+    stop_server
+    sanitizer_reports "slow listeners"
+}
+
 # A device that can't be opened: lighttpd runs, 503 + Retry-After, then
 # audio once the device appears.
 test_absent_device() {
@@ -318,7 +351,7 @@ $STREAM_997" || { SERVER_WRAP=$saved_wrap; fail "valgrind: lighttpd did not star
 # ---- run ----
 
 all_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
-           test_absent_device test_signals test_valgrind)
+           test_slow_listeners test_absent_device test_signals test_valgrind)
 [ "$SANITIZED" = 1 ] && all_tests=("${all_tests[@]/test_valgrind}")
 [ ${#ONLY[@]} -gt 0 ] && all_tests=("${ONLY[@]}")
 for t in "${all_tests[@]}"; do

@@ -30,6 +30,17 @@ unit_tests() { # BUILD_DIR LABEL
     for t in test_ring test_mp3_frame test_stream_config; do
         "$1/test/unit/$t" > /dev/null; result "$2unit: $t" $?
     done
+    stream_test "$1" "$2"
+}
+
+# a stream without lighttpd: capture thread on the test-tone device, encoder, ring
+stream_test() { # BUILD_DIR LABEL
+    local conf; conf=$(mktemp)
+    sed "s|@PLUGIN@|$1/test/alsa/.libs/libasound_module_pcm_testtone.so|" \
+        "$here/test/alsa/testtone.conf.in" > "$conf"
+    ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf:$conf "$1/test/unit/test_stream" testtone 3 | tail -2
+    result "$2stream: capture thread, encoder and ring in real time, stopped promptly" "${PIPESTATUS[0]}"
+    rm -f "$conf"
 }
 
 echo "# build (-Wall -Wextra -Werror)"
@@ -63,4 +74,9 @@ if [ -n "$asan" ]; then
     add_counts "$log" "sanitized integration tests"
 fi
 rm -f "$log"
+
+echo "# the capture thread / event loop boundary under ThreadSanitizer"
+tsan=$(bash "$here/scripts/build.sh" "$here/build-tsan" CFLAGS="-g -O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread")
+result "build with TSan" $?
+[ -z "$tsan" ] || TSAN_OPTIONS=halt_on_error=1:exitcode=66 stream_test "$tsan" "tsan "
 finish
