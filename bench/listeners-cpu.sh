@@ -9,7 +9,7 @@ BUILD=$(cd "${1:-$here/build}" && pwd)
 n=${2:-100}
 secs=${3:-60}
 WORK=$(mktemp -d /tmp/audiostream-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK"' EXIT
 . "$here/test/lib.sh"
 setup_work
 SERVER_ENV= SERVER_WRAP=
