@@ -259,6 +259,9 @@ URIHANDLER_FUNC(mod_audiostream_uri_handler) {
     stream_slot * const slot = slot_match(p, &r->uri.path);
     if (NULL == slot) return HANDLER_GO_ON;
 
+    /* a live stream has no byte ranges: no Accept-Ranges on finished
+     * responses (HEAD, errors), and a Range header is ignored */
+    r->conf.range_requests = 0;
     if (r->http_method != HTTP_METHOD_GET && r->http_method != HTTP_METHOD_HEAD) {
         audiostream_set_handler(r, p);
         http_header_response_set(r, HTTP_HEADER_ALLOW, CONST_STR_LEN("Allow"),

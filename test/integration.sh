@@ -165,6 +165,8 @@ $STREAM_997" || { fail "methods: lighttpd did not start"; return; }
       tr -d '\r' < "$DIR/head.raw" | sed '/^$/q' > "$DIR/head.hdr"
       [ "$(status_line "$DIR/head")" = "HTTP/1.1 200 OK" ] || echo "HEAD status: $(status_line "$DIR/head")"
       [ "$(header "$DIR/head" content-type)" = audio/mpeg ] || echo "HEAD Content-Type"
+      [ -z "$(header "$DIR/head" content-length)" ] || echo "HEAD has Content-Length, GET has none"
+      [ -z "$(header "$DIR/head" accept-ranges)" ] || echo "HEAD offers byte ranges"
       [ "$(wc -c < "$DIR/head.raw")" -eq "$(($(grep -c '' "$DIR/head.hdr") + $(wc -c < "$DIR/head.hdr")))" ] \
           || echo "HEAD has a body: $(wc -c < "$DIR/head.raw") bytes in all"; } > "$why"
     verdict "HEAD answers the headers only, at once" "$why"
@@ -174,6 +176,10 @@ $STREAM_997" || { fail "methods: lighttpd did not start"; return; }
           [ "$(header "$DIR/m" allow)" = "GET, HEAD" ] || echo "$m: Allow: $(header "$DIR/m" allow)"
       done; } > "$why"
     verdict "POST, PUT, DELETE, OPTIONS, PATCH get 405 with Allow: GET, HEAD" "$why"
+    { curl -s --max-time 2 -H 'Range: bytes=0-99' -D "$DIR/r.hdr" -o "$DIR/r.body" "$URL/live.mp3"
+      [ "$(status_line "$DIR/r")" = "HTTP/1.1 200 OK" ] || echo "Range: $(status_line "$DIR/r")"
+      [ "$(stat -c %s "$DIR/r.body")" -gt 1000 ] || echo "Range: only $(stat -c %s "$DIR/r.body") bytes"; } > "$why"
+    verdict "a Range request gets the live stream (200), not a part of it" "$why"
     stop_server
     sanitizer_reports "methods"
 }
@@ -217,6 +223,8 @@ test_bad_configs() {
     bad_config 'server.max-worker = 2' 'server.max-worker = 2' \
         'server.max-worker = 2
 audiostream.streams = ( "/a" => ( "device" => "tone997" ) )'
+    bad_config 'a setting without a key' 'settings must be "key" => value' \
+        'audiostream.streams = ( "/a" => ( "device" => "tone997", 5 ) )'
     bad_config 'a stream that is not a list' 'audiostream.streams should have been a list of key => list' \
         'audiostream.streams = ( "/a" => "tone997" )'
 }
