@@ -23,41 +23,36 @@
 #include "request.h"
 
 #include "audiostream_compat.h"
+#include "fanout.h"
 #include "mp3_frame.h"
 #include "stream.h"
 #include "stream_config.h"
 
-/* A listener's queued response bytes stay below lighttpd's 64 KiB spill to
- * temp files (http_chunk.c); past QUEUE_MAX it misses audio until its queue
- * is back under QUEUE_RESUME, then it resumes live at a frame boundary. */
-#define QUEUE_MAX    (48 * 1024)
-#define QUEUE_RESUME (QUEUE_MAX / 2)
-#define BATCH_MAX    (16 * 1024)  /* whole frames handed out per pass */
-#define CHUNK_FRAMING 32          /* "%x\r\n" ... "\r\n" of HTTP/1.1 chunked */
+/* What lighttpd may hold for one listener: below its 64 KiB spill of
+ * http_chunk_* data to temp files (http_chunk.c). The rest of a listener's
+ * lag stays in the stream's ring, up to LAG_SECONDS, then it skips to live. */
+#define QUEUE_CAP    (32 * 1024)
+#define LAG_SECONDS  5
+#define MAX_INTERVAL_US 400000    /* longest wait between two writes to a listener */
 #define RETRY_AFTER  "2"          /* seconds; capture retries sooner than that */
 
 typedef struct stream_slot stream_slot;
 
 typedef struct listener {
+    struct fanout_listener fl;    /* first: the fan-out hands it back */
     request_st *r;
     stream_slot *slot;
-    struct listener *prev, *next;
-    unsigned char linked;         /* in slot->listeners: the 200 was sent */
-    unsigned char skipping;       /* queue full: missing audio until it drains */
+    unsigned char started;        /* the 200 was sent; in the fan-out */
     unsigned char ending;         /* finish the response at the next chance */
 } listener;
 
 struct stream_slot {
     struct stream_config cfg;
     struct stream *stream;
+    struct fanout fan;
     fdnode *fdn;
     server *srv;
-    uint64_t pos;                 /* ring position handed out next */
-    listener *listeners;
-    uint32_t nlisteners;
-    uint64_t skips;               /* listeners skipped forward to live */
-    uint64_t lost;                /* bytes the loop itself fell behind by */
-    unsigned char *batch;         /* plugin_data's scratch, BATCH_MAX bytes */
+    uint64_t ring_end;            /* where the last tick found the ring's end */
 };
 
 typedef struct {
@@ -65,7 +60,6 @@ typedef struct {
     stream_slot *slots;
     uint32_t nslots;
     pid_t owner;                  /* the process whose threads these are */
-    unsigned char batch[BATCH_MAX];
 } plugin_data;
 
 INIT_FUNC(mod_audiostream_init) {
@@ -118,7 +112,6 @@ static int slots_configure(server * const srv, plugin_data * const p, const arra
     for (uint32_t i = 0; i < a->used; ++i) {
         stream_slot * const slot = &p->slots[p->nslots++];
         slot->srv = srv;
-        slot->batch = p->batch;
         if (!slot_configure(srv, slot, a->data[i])) return 0;
     }
     return 1;   /* a path listed twice is refused by lighttpd's own parser */
@@ -159,51 +152,32 @@ SETDEFAULTS_FUNC(mod_audiostream_set_defaults) {
 
 /* ---- fan-out ---- */
 
+static size_t listener_queued(struct fanout_listener * const fl) {
+    const listener * const l = (const listener *)fl;
+    return (size_t)chunkqueue_length(&l->r->write_queue);
+}
+
+static void listener_append(struct fanout_listener * const fl,
+                            const unsigned char * const data, const size_t len) {
+    const listener * const l = (const listener *)fl;
+    http_chunk_append_mem(l->r, (const char *)data, len);
+    joblist_append(l->r->con);
+}
+
+static const struct fanout_ops listener_ops = { listener_queued, listener_append };
+
 static void listener_unlink(listener * const l) {
-    if (!l->linked) return;
-    stream_slot * const slot = l->slot;
-    if (l->prev) l->prev->next = l->next;
-    else slot->listeners = l->next;
-    if (l->next) l->next->prev = l->prev;
-    l->prev = l->next = NULL;
-    l->linked = 0;
-    slot->nlisteners--;
+    if (!l->started) return;
+    fanout_leave(&l->slot->fan, &l->fl);
+    l->started = 0;
 }
 
-static void listener_link(listener * const l) {
-    stream_slot * const slot = l->slot;
-    l->prev = NULL;
-    l->next = slot->listeners;
-    if (slot->listeners) slot->listeners->prev = l;
-    slot->listeners = l;
-    l->linked = 1;
-    slot->nlisteners++;
-}
-
-/* appends a batch of whole frames to one listener, or skips it while the
- * listener's queue is too full to take it without spilling to disk */
-static void listener_deliver(listener * const l, const char * const data, const size_t len) {
-    request_st * const r = l->r;
-    const off_t queued = chunkqueue_length(&r->write_queue);
-    const off_t room = l->skipping ? QUEUE_RESUME : QUEUE_MAX;
-    if (queued + (off_t)(len + CHUNK_FRAMING) > room) {
-        if (!l->skipping) l->slot->skips++;
-        l->skipping = 1;
-        return;
-    }
-    l->skipping = 0;
-    http_chunk_append_mem(r, data, len);
-    joblist_append(r->con);
-}
-
-/* hands every new whole frame to every listener: read once, copied to each */
+/* new frames in the ring: the listeners whose turn it is get them */
 static void slot_fan_out(stream_slot * const slot) {
-    size_t n;
-    while ((n = ring_read(stream_ring(slot->stream), &slot->pos,
-                          slot->batch, BATCH_MAX, &slot->lost)) > 0) {
-        for (listener *l = slot->listeners; l; l = l->next)
-            listener_deliver(l, (const char *)slot->batch, n);
-    }
+    const uint64_t end = ring_end(stream_ring(slot->stream));
+    if (end == slot->ring_end) return;
+    slot->ring_end = end;
+    fanout_tick(&slot->fan);
 }
 
 static void slot_log_messages(stream_slot * const slot) {
@@ -318,7 +292,8 @@ static handler_t response_start(request_st * const r, listener * const l) {
     r->resp_body_started = 1;
     r->conf.stream_response_body |= FDEVENT_STREAM_RESPONSE;
     listener_cap_sndbuf(r, l->slot);
-    listener_link(l);
+    l->started = 1;
+    fanout_join(&l->slot->fan, &l->fl);
     return HANDLER_WAIT_FOR_EVENT;
 }
 
@@ -334,7 +309,7 @@ SUBREQUEST_FUNC(mod_audiostream_subrequest) {
     listener * const l = r->plugin_ctx[p->id];
     if (NULL == l) return HANDLER_GO_ON;
     if (l->ending) return response_end(r, l);
-    if (!l->linked) return response_start(r, l);
+    if (!l->started) return response_start(r, l);
     return HANDLER_WAIT_FOR_EVENT;  /* the wake-up handler appends audio */
 }
 
@@ -350,18 +325,31 @@ REQUEST_FUNC(mod_audiostream_request_reset) {
 
 /* ---- server life cycle ---- */
 
+/* calls fn on every listener in the fan-out; fn may take that one out */
+static void slot_each_listener(stream_slot * const slot, void (*fn)(listener *)) {
+    for (unsigned b = 0; b < FANOUT_BUCKETS; ++b) {
+        struct fanout_listener *fl = slot->fan.bucket[b];
+        while (fl) {
+            struct fanout_listener * const next = fl->next;
+            fn((listener *)fl);
+            fl = next;
+        }
+    }
+}
+
+static void listener_end_soon(listener * const l) {
+    if (l->ending) return;
+    l->ending = 1;
+    joblist_append(l->r->con);
+}
+
 /* a graceful shutdown or restart waits for every connection to end, and a
  * stream never ends by itself: end them, each on its own request's turn */
 TRIGGER_FUNC(mod_audiostream_trigger) {
     plugin_data * const p = p_d;
     if (srv->sockets_disabled < 2) return HANDLER_GO_ON;
-    for (uint32_t i = 0; i < p->nslots; ++i) {
-        for (listener *l = p->slots[i].listeners; l; l = l->next) {
-            if (l->ending) continue;
-            l->ending = 1;
-            joblist_append(l->r->con);
-        }
-    }
+    for (uint32_t i = 0; i < p->nslots; ++i)
+        slot_each_listener(&p->slots[i], listener_end_soon);
     return HANDLER_GO_ON;
 }
 
@@ -374,7 +362,20 @@ static int slot_start(server * const srv, stream_slot * const slot) {
           "audiostream.streams[\"%s\"]: %s", slot->cfg.path, err);
         return 0;
     }
-    slot->pos = ring_end(stream_ring(slot->stream));
+    const struct stream_config * const c = &slot->cfg;
+    const struct fanout_settings set = {
+        .writes_per_second = c->writes_per_second,
+        .frame_us = (unsigned)(1152 * 1000000ull / c->rate),
+        .max_interval_us = MAX_INTERVAL_US,
+        .lag_max = (size_t)c->bitrate * 1000 / 8 * LAG_SECONDS,
+        .queue_cap = QUEUE_CAP,
+    };
+    if (fanout_init(&slot->fan, stream_ring(slot->stream), &listener_ops, &set) != 0) {
+        log_error(srv->errh, __FILE__, __LINE__,
+          "audiostream.streams[\"%s\"]: out of memory", slot->cfg.path);
+        return 0;
+    }
+    slot->ring_end = ring_end(stream_ring(slot->stream));
     slot->fdn = fdevent_register(srv->ev, stream_wake_fd(slot->stream),
                                  mod_audiostream_wake, slot);
     fdevent_fdnode_event_set(srv->ev, slot->fdn, FDEVENT_IN);
@@ -391,6 +392,11 @@ SERVER_FUNC(mod_audiostream_worker_init) {
     return HANDLER_GO_ON;
 }
 
+static void listener_discard(listener * const l) {
+    listener_unlink(l);
+    free(l);
+}
+
 __attribute_cold__
 static void slot_free(stream_slot * const slot, const int owned) {
     if (slot->fdn) {
@@ -401,11 +407,8 @@ static void slot_free(stream_slot * const slot, const int owned) {
      * another (a graceful-restart-bg child) the thread does not exist */
     if (owned) stream_free(slot->stream);
     /* HTTP/2 streams still open at exit are not reset by lighttpd */
-    while (slot->listeners) {
-        listener * const l = slot->listeners;
-        listener_unlink(l);
-        free(l);
-    }
+    slot_each_listener(slot, listener_discard);
+    fanout_free(&slot->fan);
     stream_config_free(&slot->cfg);
 }
 

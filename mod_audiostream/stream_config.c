@@ -41,6 +41,11 @@ static int valid_quality(unsigned long long v)
     return v <= 9;
 }
 
+static int valid_writes_per_second(unsigned long long v)
+{
+    return v >= 100 && v <= 10000000;
+}
+
 static const struct setting settings[] = {
     { "device", STREAM_CONFIG_STRING, offsetof(struct stream_config, device), NULL,
       "a non-empty ALSA PCM name" },
@@ -52,6 +57,8 @@ static const struct setting settings[] = {
       "an MPEG-1 Layer III bitrate: 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256 or 320 (kbit/s)" },
     { "quality", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, quality), valid_quality,
       "0 (best) to 9 (fastest)" },
+    { "writes-per-second", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, writes_per_second),
+      valid_writes_per_second, "100 to 10000000 (socket writes a second for all its listeners)" },
 };
 
 int stream_config_init(struct stream_config *c, const char *path, char *err, size_t errlen)
@@ -67,6 +74,7 @@ int stream_config_init(struct stream_config *c, const char *path, char *err, siz
     c->channels = 2;
     c->bitrate = 128;
     c->quality = 5;
+    c->writes_per_second = 40000;
     if (!c->path || !c->device) {
         stream_config_free(c);
         snprintf(err, errlen, "out of memory");

@@ -13,6 +13,7 @@ struct stream_config {
     unsigned channels;
     unsigned bitrate;   /* kbit/s, CBR */
     unsigned quality;   /* LAME algorithm quality, 0 best .. 9 fastest */
+    unsigned writes_per_second; /* the stream's budget of socket writes */
 };
 
 enum stream_config_type { STREAM_CONFIG_STRING, STREAM_CONFIG_INTEGER, STREAM_CONFIG_OTHER };

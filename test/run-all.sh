@@ -27,7 +27,7 @@ bash "$here/scripts/install-deps.sh"; result "install the packages the suite nee
 
 unit_tests() { # BUILD_DIR LABEL
     local t
-    for t in test_ring test_mp3_frame test_stream_config; do
+    for t in test_ring test_mp3_frame test_stream_config test_fanout; do
         "$1/test/unit/$t" > /dev/null; result "$2unit: $t" $?
     done
     stream_test "$1" "$2"

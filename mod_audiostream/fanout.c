@@ -1,0 +1,137 @@
+/* Fan-out schedule; see fanout.h. */
+#include "fanout.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mp3_frame.h"
+
+int fanout_init(struct fanout *f, struct ring *ring, const struct fanout_ops *ops,
+                const struct fanout_settings *set)
+{
+    memset(f, 0, sizeof(*f));
+    f->ring = ring;
+    f->ops = ops;
+    f->set = *set;
+    f->scratch_cap = set->queue_cap > MP3_FRAME_MAX_LEN ? set->queue_cap : MP3_FRAME_MAX_LEN;
+    f->scratch = malloc(f->scratch_cap);
+    return f->scratch ? 0 : -1;
+}
+
+void fanout_free(struct fanout *f)
+{
+    free(f->scratch);
+    f->scratch = NULL;
+}
+
+unsigned fanout_interval(const struct fanout *f)
+{
+    /* listeners / (interval * frame duration) <= writes per second, so
+     * interval >= listeners / (writes per second * frame duration) */
+    const uint64_t need = (uint64_t)f->nlisteners * 1000000u;
+    const uint64_t per_tick = (uint64_t)f->set.writes_per_second * f->set.frame_us;
+    uint64_t ticks = per_tick ? (need + per_tick - 1) / per_tick : 1;
+    uint64_t longest = f->set.frame_us ? f->set.max_interval_us / f->set.frame_us : 1;
+    if (longest > FANOUT_BUCKETS - 1) longest = FANOUT_BUCKETS - 1;
+    if (ticks > longest) ticks = longest;
+    return ticks ? (unsigned)ticks : 1;
+}
+
+static void bucket_insert(struct fanout *f, struct fanout_listener *l, unsigned b)
+{
+    f->count[b]++;
+    l->bucket = (uint8_t)b;
+    l->prev = NULL;
+    l->next = f->bucket[b];
+    if (l->next) l->next->prev = l;
+    f->bucket[b] = l;
+    l->scheduled = 1;
+}
+
+static void bucket_remove(struct fanout *f, struct fanout_listener *l)
+{
+    if (!l->scheduled) return;
+    f->count[l->bucket]--;
+    if (l->prev) l->prev->next = l->next;
+    else f->bucket[l->bucket] = l->next;
+    if (l->next) l->next->prev = l->prev;
+    l->prev = l->next = NULL;
+    l->scheduled = 0;
+}
+
+/* Hands a listener everything it has not had, as far as its queue allows,
+ * or skips it to live when it has fallen further behind than lag_max. */
+static void serve(struct fanout *f, struct fanout_listener *l)
+{
+    const uint64_t end = ring_end(f->ring);
+    const size_t queued = f->ops->queued(l);
+    if (end - l->pos + queued > f->set.lag_max) {
+        l->pos = end;       /* the ring's end is always a frame boundary */
+        f->skips++;
+        return;
+    }
+    size_t room = f->set.queue_cap > queued ? f->set.queue_cap - queued : 0;
+    while (room > 0 && l->pos < end) {
+        uint64_t lost = 0;
+        const size_t n = ring_read(f->ring, &l->pos, f->scratch,
+                                   room < f->scratch_cap ? room : f->scratch_cap, &lost);
+        if (lost) f->skips++;
+        if (n == 0) break;
+        f->ops->append(l, f->scratch, n);
+        room -= n;
+    }
+}
+
+/* The bucket of the next `interval` ticks with the fewest listeners. */
+static unsigned least_loaded(const struct fanout *f, unsigned interval)
+{
+    unsigned best = (f->tick + 1) % FANOUT_BUCKETS;
+    for (unsigned i = 2; i <= interval; ++i) {
+        const unsigned b = (f->tick + i) % FANOUT_BUCKETS;
+        if (f->count[b] < f->count[best]) best = b;
+    }
+    return best;
+}
+
+/* Where a listener goes next: `interval` ticks on, unless that tick already
+ * has its share; then the least loaded tick before it (served a little
+ * early, never late). This keeps every tick's work even as the audience and
+ * the interval change, instead of letting groups of listeners merge. */
+static unsigned next_bucket(const struct fanout *f, unsigned interval)
+{
+    const unsigned b = (f->tick + interval) % FANOUT_BUCKETS;
+    const uint32_t share = (f->nlisteners + interval - 1) / interval;
+    return f->count[b] < share ? b : least_loaded(f, interval);
+}
+
+void fanout_join(struct fanout *f, struct fanout_listener *l)
+{
+    l->pos = ring_frame_back(f->ring, 0);
+    serve(f, l);
+    f->nlisteners++;
+    bucket_insert(f, l, least_loaded(f, fanout_interval(f)));
+}
+
+void fanout_leave(struct fanout *f, struct fanout_listener *l)
+{
+    if (!l->scheduled) return;
+    bucket_remove(f, l);
+    f->nlisteners--;
+}
+
+void fanout_tick(struct fanout *f)
+{
+    f->tick++;
+    const unsigned b = f->tick % FANOUT_BUCKETS;
+    const unsigned interval = fanout_interval(f);
+    struct fanout_listener *l = f->bucket[b];
+    f->bucket[b] = NULL;    /* detached: served listeners go to other buckets */
+    f->count[b] = 0;
+    while (l) {
+        struct fanout_listener *const following = l->next;
+        l->scheduled = 0;
+        serve(f, l);
+        bucket_insert(f, l, next_bucket(f, interval));
+        l = following;
+    }
+}

@@ -1,0 +1,68 @@
+/* Fan-out of one stream's encoded frames to its listeners, on the event
+ * loop. Each listener keeps its own position in the stream's ring; at every
+ * tick (new frames captured) one bucket of listeners is served, so that each
+ * listener is written once every `interval` ticks. The interval is one frame
+ * while the audience is small (lowest latency) and lengthens as it grows, so
+ * that the stream never costs more than its budget of writes per second.
+ * Knows nothing of lighttpd: the glue queues bytes through fanout_ops. */
+#ifndef FANOUT_H
+#define FANOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+#define FANOUT_BUCKETS   16   /* the longest interval is FANOUT_BUCKETS - 1 ticks */
+
+struct fanout_listener {
+    struct fanout_listener *prev, *next;   /* in its bucket */
+    uint64_t pos;                          /* next ring position it gets */
+    uint8_t bucket;
+    uint8_t scheduled;
+};
+
+struct fanout_ops {
+    /* bytes the server still holds for this listener, not yet sent */
+    size_t (*queued)(struct fanout_listener *l);
+    /* queues len bytes (whole frames) for this listener */
+    void (*append)(struct fanout_listener *l, const unsigned char *data, size_t len);
+};
+
+struct fanout_settings {
+    unsigned writes_per_second;  /* the stream's budget of writes */
+    unsigned frame_us;           /* duration of one MP3 frame */
+    unsigned max_interval_us;    /* never leave a listener longer than this */
+    size_t lag_max;              /* bytes behind live before it skips to live */
+    size_t queue_cap;            /* bytes the server may hold for one listener */
+};
+
+struct fanout {
+    struct ring *ring;
+    const struct fanout_ops *ops;
+    struct fanout_settings set;
+    struct fanout_listener *bucket[FANOUT_BUCKETS];
+    uint32_t count[FANOUT_BUCKETS];  /* listeners in each bucket */
+    uint32_t nlisteners;
+    uint32_t tick;
+    uint64_t skips;              /* listeners skipped forward to live */
+    unsigned char *scratch;
+    size_t scratch_cap;
+};
+
+int fanout_init(struct fanout *f, struct ring *ring, const struct fanout_ops *ops,
+                const struct fanout_settings *set);
+void fanout_free(struct fanout *f);
+
+/* Ticks between two writes to one listener, for the current audience. */
+unsigned fanout_interval(const struct fanout *f);
+
+/* A new listener starts with the newest whole frame, handed out at once so
+ * that it goes out with the response headers. */
+void fanout_join(struct fanout *f, struct fanout_listener *l);
+void fanout_leave(struct fanout *f, struct fanout_listener *l);
+
+/* New frames are in the ring: serve the listeners whose turn it is. */
+void fanout_tick(struct fanout *f);
+
+#endif

@@ -1,0 +1,195 @@
+/* Unit tests of the fan-out schedule (mod_audiostream/fanout.c) with a fake
+ * server: "queued" is what a listener's queue holds, "append" records. */
+#undef NDEBUG
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fanout.h"
+#include "mp3_frame.h"
+
+struct fake {
+    struct fanout_listener fl;      /* first, as in the glue */
+    size_t queued;
+    size_t got;                     /* bytes appended in all */
+    unsigned appends;
+    unsigned char first;            /* first byte it ever got */
+};
+
+static size_t fake_queued(struct fanout_listener *l) { return ((struct fake *)l)->queued; }
+
+static void fake_append(struct fanout_listener *l, const unsigned char *data, size_t len)
+{
+    struct fake *f = (struct fake *)l;
+    assert(mp3_frame_whole_prefix(data, len) == len);   /* whole frames only */
+    if (f->got == 0) f->first = data[4];
+    f->got += len;
+    f->appends++;
+}
+
+static const struct fanout_ops ops = { fake_queued, fake_append };
+
+/* a 417-byte MPEG-1 Layer III frame (128 kbit/s, 44.1 kHz) tagged with seq */
+static void add_frame(struct ring *rg, unsigned char seq)
+{
+    unsigned char f[417];
+    memset(f, 0, sizeof(f));
+    f[0] = 0xFF; f[1] = 0xFB; f[2] = 0x90; f[3] = 0x44; f[4] = seq;
+    assert(ring_append_frame(rg, f, sizeof(f)) == 0);
+}
+
+static struct fanout_settings settings(void)
+{
+    struct fanout_settings s = {
+        .writes_per_second = 40000, .frame_us = 26122, .max_interval_us = 400000,
+        .lag_max = 5 * 16000, .queue_cap = 32 * 1024,
+    };
+    return s;
+}
+
+static void test_interval_grows_with_the_audience(void)
+{
+    struct ring rg;
+    struct fanout f;
+    const struct fanout_settings s = settings();
+    assert(ring_init(&rg, 100000, 1000) == 0 && fanout_init(&f, &rg, &ops, &s) == 0);
+    const struct { unsigned listeners, interval; } cases[] = {
+        { 0, 1 }, { 1, 1 }, { 1000, 1 }, { 1044, 1 }, { 1045, 2 }, { 5000, 5 },
+        { 10000, 10 }, { 15000, 15 }, { 100000, 15 },   /* 15 * 26 ms <= 400 ms */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); ++i) {
+        f.nlisteners = cases[i].listeners;
+        assert(fanout_interval(&f) == cases[i].interval);
+    }
+    fanout_free(&f);
+    ring_free(&rg);
+}
+
+static void test_join_gets_newest_frame_at_once(void)
+{
+    struct ring rg;
+    struct fanout f;
+    const struct fanout_settings s = settings();
+    assert(ring_init(&rg, 100000, 1000) == 0 && fanout_init(&f, &rg, &ops, &s) == 0);
+    for (unsigned char i = 1; i <= 5; ++i) add_frame(&rg, i);
+    struct fake a = { 0 };
+    fanout_join(&f, &a.fl);
+    assert(a.got == 417 && a.first == 5 && f.nlisteners == 1);
+    fanout_leave(&f, &a.fl);
+    assert(f.nlisteners == 0);
+    fanout_free(&f);
+    ring_free(&rg);
+}
+
+/* with a large audience each listener is served once per interval, and the
+ * joiners are spread so that every tick serves about as many */
+static void test_spread_over_the_interval(void)
+{
+    struct ring rg;
+    struct fanout f;
+    struct fanout_settings s = settings();
+    s.writes_per_second = 400;  /* 40 listeners -> an interval of 4 ticks */
+    assert(ring_init(&rg, 100000, 1000) == 0 && fanout_init(&f, &rg, &ops, &s) == 0);
+    add_frame(&rg, 1);
+    static struct fake l[40];
+    memset(l, 0, sizeof(l));
+    for (int i = 0; i < 40; ++i) fanout_join(&f, &l[i].fl);
+    assert(fanout_interval(&f) == 4);   /* 40 / (400 * 0.026) = 3.8 */
+    for (int i = 0; i < 40; ++i) l[i].appends = 0;
+    unsigned served_per_tick[10];
+    for (int t = 0; t < 10; ++t) {
+        add_frame(&rg, (unsigned char)(2 + t));
+        unsigned before = 0, after = 0;
+        for (int i = 0; i < 40; ++i) before += l[i].appends;
+        fanout_tick(&f);
+        for (int i = 0; i < 40; ++i) after += l[i].appends;
+        served_per_tick[t] = after - before;
+    }
+    for (int t = 0; t < 10; ++t) assert(served_per_tick[t] >= 9 && served_per_tick[t] <= 11);
+    for (int i = 0; i < 40; ++i) {
+        assert(l[i].appends >= 2 && l[i].appends <= 3);   /* 10 ticks, once every 4 */
+        assert(l[i].got <= 11 * 417);
+    }
+    /* the audience shrinks to 25: the interval falls to 3 and the ticks stay even */
+    for (int i = 0; i < 15; ++i) fanout_leave(&f, &l[i].fl);
+    assert(fanout_interval(&f) == 3);
+    unsigned served[12];
+    for (int t = 0; t < 12; ++t) {
+        add_frame(&rg, (unsigned char)t);
+        unsigned before = 0, after = 0;
+        for (int i = 15; i < 40; ++i) before += l[i].appends;
+        fanout_tick(&f);
+        for (int i = 15; i < 40; ++i) after += l[i].appends;
+        served[t] = after - before;
+    }
+    /* after one round: no tick above its share, every listener once a round */
+    for (int t = 3; t < 12; ++t) assert(served[t] <= 9);
+    for (int t = 3; t + 2 < 12; t += 3) assert(served[t] + served[t + 1] + served[t + 2] == 25);
+    fanout_free(&f);
+    ring_free(&rg);
+}
+
+static void test_small_audience_every_tick(void)
+{
+    struct ring rg;
+    struct fanout f;
+    const struct fanout_settings s = settings();
+    assert(ring_init(&rg, 100000, 1000) == 0 && fanout_init(&f, &rg, &ops, &s) == 0);
+    add_frame(&rg, 1);
+    struct fake a = { 0 }, b = { 0 };
+    fanout_join(&f, &a.fl);
+    fanout_join(&f, &b.fl);
+    for (int t = 0; t < 20; ++t) {
+        add_frame(&rg, (unsigned char)(2 + t));
+        fanout_tick(&f);
+        assert(a.got == (size_t)(t + 2) * 417 && b.got == a.got);
+    }
+    fanout_free(&f);
+    ring_free(&rg);
+}
+
+static void test_queue_cap_and_skip_to_live(void)
+{
+    struct ring rg;
+    struct fanout f;
+    const struct fanout_settings s = settings();
+    assert(ring_init(&rg, 200000, 1000) == 0 && fanout_init(&f, &rg, &ops, &s) == 0);
+    add_frame(&rg, 1);
+    struct fake a = { 0 };
+    fanout_join(&f, &a.fl);
+    /* the listener's queue is nearly full: it gets only what fits, whole frames */
+    a.queued = s.queue_cap - 1000;
+    for (int t = 0; t < 10; ++t) add_frame(&rg, (unsigned char)(2 + t));
+    fanout_tick(&f);
+    assert(a.got == 417 + 2 * 417);
+    /* its queue is full and does not drain: once it is lag_max behind, it
+     * skips to live */
+    a.queued = s.queue_cap;
+    const size_t got = a.got;
+    for (int t = 0; t < 200; ++t) {
+        add_frame(&rg, (unsigned char)t);
+        fanout_tick(&f);
+    }
+    assert(f.skips >= 1 && a.fl.pos <= ring_end(&rg));
+    assert(ring_end(&rg) - a.fl.pos + a.queued <= s.lag_max);
+    /* its queue drains: it gets live audio again, not the backlog */
+    a.queued = 0;
+    const size_t before = a.got;
+    add_frame(&rg, 99);
+    fanout_tick(&f);
+    assert(a.got > before && a.got - before < s.lag_max);
+    assert(got <= before);
+    fanout_free(&f);
+    ring_free(&rg);
+}
+
+int main(void)
+{
+    test_interval_grows_with_the_audience();
+    test_join_gets_newest_frame_at_once();
+    test_spread_over_the_interval();
+    test_small_audience_every_tick();
+    test_queue_cap_and_skip_to_live();
+    printf("test_fanout: ok\n");
+    return 0;
+}
