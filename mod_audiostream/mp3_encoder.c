@@ -10,9 +10,11 @@ struct mp3_encoder {
     unsigned channels;
 };
 
-static lame_global_flags *configure(unsigned rate, unsigned channels, unsigned bitrate,
-                                    unsigned quality, char *err, size_t errlen)
+static lame_global_flags *configure(const struct mp3_encoder_settings *set,
+                                    char *err, size_t errlen)
 {
+    const unsigned rate = set->rate, channels = set->channels;
+    const unsigned bitrate = set->bitrate, quality = set->quality;
     lame_global_flags *gf = lame_init();
     if (!gf) {
         snprintf(err, errlen, "lame_init failed");
@@ -26,6 +28,7 @@ static lame_global_flags *configure(unsigned rate, unsigned channels, unsigned b
     lame_set_brate(gf, (int)bitrate);
     lame_set_quality(gf, (int)quality);
     lame_set_bWriteVbrTag(gf, 0);             /* a live stream has no Xing header */
+    lame_set_disable_reservoir(gf, !set->bit_reservoir);
     const int rc = lame_init_params(gf);
     if (rc < 0) {
         snprintf(err, errlen, "LAME refused %u Hz, %u channel(s), %u kbit/s, quality %u (error %d)",
@@ -36,10 +39,10 @@ static lame_global_flags *configure(unsigned rate, unsigned channels, unsigned b
     return gf;
 }
 
-struct mp3_encoder *mp3_encoder_new(unsigned rate, unsigned channels, unsigned bitrate,
-                                    unsigned quality, char *err, size_t errlen)
+struct mp3_encoder *mp3_encoder_new(const struct mp3_encoder_settings *set,
+                                    char *err, size_t errlen)
 {
-    lame_global_flags *gf = configure(rate, channels, bitrate, quality, err, errlen);
+    lame_global_flags *gf = configure(set, err, errlen);
     if (!gf) return NULL;
     struct mp3_encoder *enc = malloc(sizeof(*enc));
     if (!enc) {
@@ -48,7 +51,7 @@ struct mp3_encoder *mp3_encoder_new(unsigned rate, unsigned channels, unsigned b
         return NULL;
     }
     enc->gf = gf;
-    enc->channels = channels;
+    enc->channels = set->channels;
     return enc;
 }
 

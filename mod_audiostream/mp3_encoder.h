@@ -7,9 +7,17 @@
 
 struct mp3_encoder;
 
+struct mp3_encoder_settings {
+    unsigned rate, channels, bitrate, quality;
+    /* LAME's bit reservoir lends bits between frames, for better quality at
+     * low bitrates, but holds each frame back until the next ones are known:
+     * ~50 ms more latency */
+    int bit_reservoir;
+};
+
 /* Returns NULL with a message in err when LAME refuses the settings. */
-struct mp3_encoder *mp3_encoder_new(unsigned rate, unsigned channels, unsigned bitrate,
-                                    unsigned quality, char *err, size_t errlen);
+struct mp3_encoder *mp3_encoder_new(const struct mp3_encoder_settings *set,
+                                    char *err, size_t errlen);
 void mp3_encoder_free(struct mp3_encoder *enc);
 
 /* Bytes of output room that encoding n PCM frames may need (LAME's bound). */

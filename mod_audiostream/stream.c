@@ -229,7 +229,10 @@ struct stream *stream_new(const struct stream_config *cfg, char *err, size_t err
     /* bytes per second at the bitrate; frames per second at the smallest frame */
     const size_t bytes = (size_t)cfg->bitrate * 1000 / 8 * RING_SECONDS + MP3_FRAME_MAX_LEN;
     const size_t frames = (size_t)cfg->rate / 576 * RING_SECONDS + 16;
-    s->enc = mp3_encoder_new(cfg->rate, cfg->channels, cfg->bitrate, cfg->quality, err, errlen);
+    const struct mp3_encoder_settings es = {
+        cfg->rate, cfg->channels, cfg->bitrate, cfg->quality, (int)cfg->bit_reservoir,
+    };
+    s->enc = mp3_encoder_new(&es, err, errlen);
     if (!s->enc) goto fail;
     if (ring_init(&s->ring, bytes, frames) != 0) {
         snprintf(err, errlen, "out of memory");

@@ -41,6 +41,11 @@ static int valid_quality(unsigned long long v)
     return v <= 9;
 }
 
+static int valid_flag(unsigned long long v)
+{
+    return v <= 1;
+}
+
 static int valid_writes_per_second(unsigned long long v)
 {
     return v >= 100 && v <= 10000000;
@@ -57,6 +62,8 @@ static const struct setting settings[] = {
       "an MPEG-1 Layer III bitrate: 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256 or 320 (kbit/s)" },
     { "quality", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, quality), valid_quality,
       "0 (best) to 9 (fastest)" },
+    { "bit-reservoir", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, bit_reservoir),
+      valid_flag, "0 (off: lowest latency) or 1 (on: LAME's bit reservoir, ~50 ms more latency)" },
     { "writes-per-second", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, writes_per_second),
       valid_writes_per_second, "100 to 10000000 (socket writes a second for all its listeners)" },
 };
@@ -74,6 +81,7 @@ int stream_config_init(struct stream_config *c, const char *path, char *err, siz
     c->channels = 2;
     c->bitrate = 128;
     c->quality = 5;
+    c->bit_reservoir = 0;
     c->writes_per_second = 40000;
     if (!c->path || !c->device) {
         stream_config_free(c);

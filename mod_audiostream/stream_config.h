@@ -13,6 +13,7 @@ struct stream_config {
     unsigned channels;
     unsigned bitrate;   /* kbit/s, CBR */
     unsigned quality;   /* LAME algorithm quality, 0 best .. 9 fastest */
+    unsigned bit_reservoir;     /* LAME's bit reservoir: quality for ~50 ms latency */
     unsigned writes_per_second; /* the stream's budget of socket writes */
 };
 

@@ -14,6 +14,30 @@
  * (open fails with -ENODEV while it is missing), fail_after_ms (card vanishes:
  * -ENODEV), stall_after_ms + stall_ms (clock stops, then jumps ahead).
  * fail_after_ms and stall_after_ms count from the first start of the handle.
+ * marks (0 or 1, default 0): 1 replaces the signal with time marks for
+ * latency measurements (bench/latency.c); amplitude, frequency are ignored
+ * and file is refused.
+ *
+ * Time marks (marks 1).  Silence, plus a marker each time the capture clock
+ * crosses a whole second S of CLOCK_MONOTONIC.  Frame j of a run is captured
+ * at t0 + j/rate (t0 = CLOCK_MONOTONIC of that run's start), so the period
+ * that becomes available at T holds samples captured in [T - period, T).
+ * The signal is defined in continuous time and sampled at those instants, so
+ * the marker starts on the first frame captured at or after S, whatever the
+ * rate, and a restart after an overrun keeps the mapping (new t0).  With
+ * d = time since S:
+ *   d in [0, 5 ms)                  sync burst: 0.8 * sin(2 pi 3000 Hz d)
+ *   d in [5, 15 ms)                 silence
+ *   d in [15 + 5i, 20 + 5i) ms      slot i = 0..11: 0.8 * sin(2 pi 2000 Hz
+ *                                   (d - slot start)) if bit i is 1, else
+ *                                   silence
+ *   rest of the second              silence
+ * Bits 0..10 (slot 0 first) are S mod 2048, least significant first; bit 11
+ * is even parity: set when bits 0..10 hold an odd number of ones.  A 5 ms
+ * slot is a whole number of 2 kHz cycles and 5 cycles away from the 3 kHz
+ * sync in a 5 ms window, so the two tones barely leak into each other's
+ * detectors.  A listener identifies the second unambiguously for delays up
+ * to 2048 s.
  *
  * Build: cc -fPIC -DPIC -shared -o libasound_module_pcm_testtone.so
  *        pcm_testtone.c -lasound -lm   (without -DPIC: "undefined symbol
@@ -39,6 +63,7 @@
 struct testtone {
 	snd_pcm_ioplug_t io;
 	double frequency, amplitude;
+	int marks;		/* time marks instead of the sine (see top) */
 	unsigned char *file;	/* raw S16_LE interleaved samples, or NULL */
 	size_t file_bytes;
 	uint64_t fail_after_ns, stall_after_ns, stall_ns;
@@ -191,6 +216,51 @@ static int16_t sine_at(const struct testtone *tt, uint64_t k, unsigned int rate)
 	return (int16_t)lround(tt->amplitude * 32767.0 * sin(2.0 * M_PI * fmod(cyc, 1.0)));
 }
 
+/* Time-mark signal (see the top of the file) at CLOCK_MONOTONIC time t ns. */
+#define MARK_SYNC_HZ 3000.0
+#define MARK_SLOT_HZ 2000.0
+#define MARK_AMPL 0.8
+#define MARK_BURST_NS (5 * NSEC_PER_MSEC)
+#define MARK_SLOTS_AT_NS (15 * NSEC_PER_MSEC)
+#define MARK_BITS 11
+
+static int16_t mark_at(uint64_t t)
+{
+	uint64_t sec = t / NSEC_PER_SEC, d = t % NSEC_PER_SEC;
+	unsigned int code = (unsigned int)(sec % (1u << MARK_BITS));
+	double hz;
+
+	if (d < MARK_BURST_NS) {
+		hz = MARK_SYNC_HZ;
+	} else {
+		uint64_t slot;
+
+		if (d < MARK_SLOTS_AT_NS)
+			return 0;
+		slot = (d - MARK_SLOTS_AT_NS) / MARK_BURST_NS;
+		if (slot > MARK_BITS)
+			return 0;
+		if (slot == MARK_BITS) {	/* even parity over bits 0..10 */
+			unsigned int p = 0;
+
+			for (; code; code >>= 1)
+				p ^= code & 1;
+			code = p << MARK_BITS;
+		}
+		if (!(code >> slot & 1))
+			return 0;
+		d -= MARK_SLOTS_AT_NS + slot * MARK_BURST_NS;
+		hz = MARK_SLOT_HZ;
+	}
+	return (int16_t)lround(MARK_AMPL * 32767.0 * sin(2.0 * M_PI * hz * (double)d / 1e9));
+}
+
+/* ns from the start of a run to its frame j, split like frames_in */
+static uint64_t frame_ns(uint64_t j, unsigned int rate)
+{
+	return j / rate * NSEC_PER_SEC + j % rate * NSEC_PER_SEC / rate;
+}
+
 static unsigned char *area_ptr(const snd_pcm_channel_area_t *a, snd_pcm_uframes_t frame)
 {
 	return (unsigned char *)a->addr + (a->first + frame * a->step) / 8;
@@ -203,15 +273,21 @@ static snd_pcm_sframes_t tt_transfer(snd_pcm_ioplug_t *io, const snd_pcm_channel
 				     snd_pcm_uframes_t offset, snd_pcm_uframes_t size)
 {
 	const struct testtone *tt = io->private_data;
-	uint64_t k = tt->base + tt->hw - snd_pcm_ioplug_avail(io, io->hw_ptr, io->appl_ptr);
+	/* j: index of the first frame in this run (captured at t0 + j/rate) */
+	uint64_t j = tt->hw - snd_pcm_ioplug_avail(io, io->hw_ptr, io->appl_ptr);
+	uint64_t k = tt->base + j;
 	uint64_t file_frames = tt->file_bytes / (2 * io->channels);
 	unsigned char sine[2];
 	const unsigned char *src = sine;
 	snd_pcm_uframes_t i;
 	unsigned int c;
 
-	for (i = 0; i < size; i++, k++) {
-		if (tt->file) {
+	for (i = 0; i < size; i++, k++, j++) {
+		if (tt->marks) {
+			uint16_t v = (uint16_t)mark_at(tt->t0 + frame_ns(j, io->rate));
+			sine[0] = (unsigned char)(v & 0xff);
+			sine[1] = (unsigned char)(v >> 8);
+		} else if (tt->file) {
 			src = tt->file + (k % file_frames) * io->channels * 2;
 		} else {
 			uint16_t v = (uint16_t)sine_at(tt, k, io->rate);
@@ -279,6 +355,16 @@ static int get_ms(snd_config_t *n, uint64_t *ns)
 	return 0;
 }
 
+static int get_flag(snd_config_t *n, int *flag)
+{
+	long v;
+
+	if (snd_config_get_integer(n, &v) < 0 || (v != 0 && v != 1))
+		return -EINVAL;
+	*flag = (int)v;
+	return 0;
+}
+
 static int parse_conf(struct testtone *tt, snd_config_t *conf, const char **file,
 		      const char **present)
 {
@@ -307,6 +393,8 @@ static int parse_conf(struct testtone *tt, snd_config_t *conf, const char **file
 			err = get_ms(n, &tt->stall_after_ns);
 		else if (!strcmp(id, "stall_ms"))
 			err = get_ms(n, &tt->stall_ns);
+		else if (!strcmp(id, "marks"))
+			err = get_flag(n, &tt->marks);
 		else {
 			SNDERR("testtone: unknown field %s", id);
 			return -EINVAL;
@@ -319,6 +407,10 @@ static int parse_conf(struct testtone *tt, snd_config_t *conf, const char **file
 	if (!(tt->frequency >= 1.0 && tt->frequency <= 96000.0) ||
 	    !(tt->amplitude >= 0.0 && tt->amplitude <= 1.0)) {
 		SNDERR("testtone: frequency must be 1..96000 Hz and amplitude 0..1");
+		return -EINVAL;
+	}
+	if (tt->marks && *file) {
+		SNDERR("testtone: marks and file exclude each other");
 		return -EINVAL;
 	}
 	return 0;
