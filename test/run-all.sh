@@ -51,9 +51,9 @@ unit_tests "$build" ""
 echo "# cppcheck"
 cppcheck -q --enable=warning,style,performance,portability --error-exitcode=1 \
     --inline-suppr --std=c11 -I "$here/mod_audiostream" \
-    "$here/mod_audiostream"/{alsa_capture,mp3_encoder,mp3_frame,ring,stream,stream_config}.c \
-    "$here/test/tools" "$here/test/unit" "$here/test/alsa" 2>&1
-result "cppcheck: the pure units, test tools and test device are clean" $?
+    "$here/mod_audiostream"/{alsa_capture,fanout,mp3_encoder,mp3_frame,ring,stream,stream_config}.c \
+    "$here/test/tools" "$here/test/unit" "$here/test/alsa" "$here/bench" 2>&1
+result "cppcheck: the pure units, test tools, test device and benchmarks are clean" $?
 lsrc=$(bash "$here/scripts/lighttpd-source.sh")
 cppcheck -q --enable=warning,style,performance,portability --error-exitcode=1 --std=c11 \
     -DHAVE_CONFIG_H -I "$lsrc" -I "$lsrc/src" "$here/mod_audiostream/mod_audiostream.c" 2>&1

@@ -148,6 +148,8 @@ static void test_small_audience_every_tick(void)
     ring_free(&rg);
 }
 
+static struct fake slow_listener;
+
 static void test_queue_cap_and_skip_to_live(void)
 {
     struct ring rg;
@@ -155,29 +157,34 @@ static void test_queue_cap_and_skip_to_live(void)
     const struct fanout_settings s = settings();
     assert(ring_init(&rg, 200000, 1000) == 0 && fanout_init(&f, &rg, &ops, &s) == 0);
     add_frame(&rg, 1);
-    struct fake a = { 0 };
-    fanout_join(&f, &a.fl);
+    /* a global: fanout_tick reads and writes it through ops, out of sight
+     * of a reader of this function alone */
+    memset(&slow_listener, 0, sizeof(slow_listener));
+    struct fake *const l = &slow_listener;
+    fanout_join(&f, &l->fl);
     /* the listener's queue is nearly full: it gets only what fits, whole frames */
-    a.queued = s.queue_cap - 1000;
+    l->queued = s.queue_cap - 1000;
     for (int t = 0; t < 10; ++t) add_frame(&rg, (unsigned char)(2 + t));
     fanout_tick(&f);
-    assert(a.got == 417 + 2 * 417);
+    assert(l->got == 417 + 2 * 417);
     /* its queue is full and does not drain: once it is lag_max behind, it
      * skips to live */
-    a.queued = s.queue_cap;
-    const size_t got = a.got;
+    l->queued = s.queue_cap;
+    const size_t got = l->got;
     for (int t = 0; t < 200; ++t) {
         add_frame(&rg, (unsigned char)t);
         fanout_tick(&f);
     }
-    assert(f.skips >= 1 && a.fl.pos <= ring_end(&rg));
-    assert(ring_end(&rg) - a.fl.pos + a.queued <= s.lag_max);
+    assert(f.skips >= 1 && l->fl.pos <= ring_end(&rg));
+    assert(ring_end(&rg) - l->fl.pos + l->queued <= s.lag_max);
     /* its queue drains: it gets live audio again, not the backlog */
-    a.queued = 0;
-    const size_t before = a.got;
+    l->queued = 0;
+    const size_t before = l->got;
     add_frame(&rg, 99);
     fanout_tick(&f);
-    assert(a.got > before && a.got - before < s.lag_max);
+    /* fanout_tick appended through ops, which cppcheck does not follow */
+    /* cppcheck-suppress [knownConditionTrueFalse, duplicateExpression] */
+    assert(l->got > before && l->got - before < s.lag_max);
     assert(got <= before);
     fanout_free(&f);
     ring_free(&rg);
