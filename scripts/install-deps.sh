@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs, as root on Debian 12, what building, demonstrating and testing
-# mod_audiostream needs. Safe to run again.
+# mod_audiostream needs; with --bench, also what `make bench` compares it
+# with (Icecast 2, ffmpeg as its source client, LAME's command, libmpg123
+# for the latency probe). Safe to run again.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -30,6 +32,7 @@ packages=(
     # tests: clients, decoders, leak checking
     curl mpg123 alsa-utils valgrind cppcheck
 )
+[ "${1:-}" = --bench ] && packages+=(icecast2 ffmpeg lame libmpg123-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
