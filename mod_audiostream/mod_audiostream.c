@@ -170,6 +170,8 @@ static void listener_unlink(listener * const l) {
     if (!l->started) return;
     fanout_leave(&l->slot->fan, &l->fl);
     l->started = 0;
+    if (l->slot->fan.nlisteners == 0 && l->slot->stream)
+        stream_wake_on_frames(l->slot->stream, 0);
 }
 
 /* new frames in the ring: the listeners whose turn it is get them */
@@ -294,6 +296,7 @@ static handler_t response_start(request_st * const r, listener * const l) {
     listener_cap_sndbuf(r, l->slot);
     l->started = 1;
     fanout_join(&l->slot->fan, &l->fl);
+    if (l->slot->fan.nlisteners == 1) stream_wake_on_frames(l->slot->stream, 1);
     return HANDLER_WAIT_FOR_EVENT;
 }
 

@@ -34,6 +34,7 @@ struct stream {
     pthread_t thread;
     int thread_running;
     atomic_int live;
+    atomic_int wake_on_frames;
     atomic_ulong overruns;
 
     pthread_mutex_t lock;       /* guards stop and the messages */
@@ -119,7 +120,7 @@ static void push_frames(struct stream *s, unsigned char *mp3, size_t *len)
     }
     memmove(mp3, mp3 + off, *len - off);
     *len -= off;
-    if (pushed) wake(s);
+    if (pushed && atomic_load_explicit(&s->wake_on_frames, memory_order_relaxed)) wake(s);
 }
 
 struct capture_buffers {
@@ -285,6 +286,11 @@ void stream_free(struct stream *s)
 }
 
 int stream_wake_fd(const struct stream *s) { return s->wake_fd; }
+
+void stream_wake_on_frames(struct stream *s, int on)
+{
+    atomic_store_explicit(&s->wake_on_frames, on, memory_order_relaxed);
+}
 
 void stream_drain_wake(struct stream *s)
 {

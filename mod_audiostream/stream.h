@@ -24,6 +24,10 @@ int stream_start(struct stream *s, char *err, size_t errlen);
 /* Asks the capture thread to end and joins it (within ~0.25 s). */
 void stream_stop(struct stream *s);
 
+/* Whether new frames wake the event loop (messages always do). Off while a
+ * stream has no listener, so an idle stream costs the loop nothing. */
+void stream_wake_on_frames(struct stream *s, int on);
+
 /* Readable when frames or messages are ready; stream_drain_wake resets it. */
 int stream_wake_fd(const struct stream *s);
 void stream_drain_wake(struct stream *s);

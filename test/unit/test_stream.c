@@ -33,6 +33,7 @@ int main(int argc, char **argv)
     assert(stream_config_set(&cfg, "device", STREAM_CONFIG_STRING, argv[1], 0, err, sizeof(err)) == 0);
     struct stream *s = stream_new(&cfg, err, sizeof(err));
     assert(s != NULL);
+    stream_wake_on_frames(s, 1);
     assert(stream_start(s, err, sizeof(err)) == 0);
 
     uint64_t pos = ring_end(stream_ring(s)), lost = 0, bytes = 0;
