@@ -13,15 +13,16 @@ int fanout_init(struct fanout *f, struct ring *ring, const struct fanout_ops *op
     f->ring = ring;
     f->ops = ops;
     f->set = *set;
-    f->scratch_cap = set->queue_cap > MP3_FRAME_MAX_LEN ? set->queue_cap : MP3_FRAME_MAX_LEN;
-    f->scratch = malloc(f->scratch_cap);
-    return f->scratch ? 0 : -1;
+    f->cache_cap = set->queue_cap > MP3_FRAME_MAX_LEN ? set->queue_cap : MP3_FRAME_MAX_LEN;
+    f->cache = malloc(f->cache_cap);
+    f->cached_from = f->cached_to = UINT64_MAX;
+    return f->cache ? 0 : -1;
 }
 
 void fanout_free(struct fanout *f)
 {
-    free(f->scratch);
-    f->scratch = NULL;
+    free(f->cache);
+    f->cache = NULL;
 }
 
 unsigned fanout_interval(const struct fanout *f)
@@ -59,11 +60,33 @@ static void bucket_remove(struct fanout *f, struct fanout_listener *l)
     l->scheduled = 0;
 }
 
+/* Whole frames from pos on, at most max bytes, from the cache when the
+ * last read started there and fits, else from the ring (refilling the
+ * cache). Returns the bytes at f->cache and sets *to past them. */
+static size_t frames_from(struct fanout *f, uint64_t pos, size_t max, uint64_t *to)
+{
+    /* the cache is good when a fresh read would return the same: it
+     * reaches this tick's end, or no further frame would fit in max */
+    const uint64_t len = f->cached_to - f->cached_from;
+    if (pos == f->cached_from && len <= max
+        && (f->cached_to == f->end || len + MP3_FRAME_MAX_LEN > max)) {
+        *to = f->cached_to;
+        return (size_t)len;
+    }
+    uint64_t lost = 0, at = pos;
+    const size_t n = ring_read(f->ring, &at, f->cache, max < f->cache_cap ? max : f->cache_cap,
+                               &lost);
+    if (lost) f->skips++;
+    f->cached_from = at - n;
+    f->cached_to = *to = at;
+    return n;
+}
+
 /* Hands a listener everything it has not had, as far as its queue allows,
  * or skips it to live when it has fallen further behind than lag_max. */
 static void serve(struct fanout *f, struct fanout_listener *l)
 {
-    const uint64_t end = ring_end(f->ring);
+    const uint64_t end = f->end;
     const size_t queued = f->ops->queued(l);
     if (end - l->pos + queued > f->set.lag_max) {
         l->pos = end;       /* the ring's end is always a frame boundary */
@@ -72,12 +95,11 @@ static void serve(struct fanout *f, struct fanout_listener *l)
     }
     size_t room = f->set.queue_cap > queued ? f->set.queue_cap - queued : 0;
     while (room > 0 && l->pos < end) {
-        uint64_t lost = 0;
-        const size_t n = ring_read(f->ring, &l->pos, f->scratch,
-                                   room < f->scratch_cap ? room : f->scratch_cap, &lost);
-        if (lost) f->skips++;
+        uint64_t to;
+        const size_t n = frames_from(f, l->pos, room, &to);
         if (n == 0) break;
-        f->ops->append(l, f->scratch, n);
+        f->ops->append(l, f->cache, n);
+        l->pos = to;
         room -= n;
     }
 }
@@ -106,6 +128,7 @@ static unsigned next_bucket(const struct fanout *f, unsigned interval)
 
 void fanout_join(struct fanout *f, struct fanout_listener *l)
 {
+    f->end = ring_end(f->ring);
     l->pos = ring_frame_back(f->ring, 0);
     serve(f, l);
     f->nlisteners++;
@@ -122,6 +145,7 @@ void fanout_leave(struct fanout *f, struct fanout_listener *l)
 void fanout_tick(struct fanout *f)
 {
     f->tick++;
+    f->end = ring_end(f->ring);
     const unsigned b = f->tick % FANOUT_BUCKETS;
     const unsigned interval = fanout_interval(f);
     struct fanout_listener *l = f->bucket[b];

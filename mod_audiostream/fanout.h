@@ -46,8 +46,13 @@ struct fanout {
     uint32_t nlisteners;
     uint32_t tick;
     uint64_t skips;              /* listeners skipped forward to live */
-    unsigned char *scratch;
-    size_t scratch_cap;
+    uint64_t end;                /* the ring's end when this tick began */
+    /* the last bytes read from the ring, [cached_from, cached_to): the
+     * listeners of one turn stand at the same position, so one read under
+     * the ring's lock serves them all */
+    unsigned char *cache;
+    size_t cache_cap;
+    uint64_t cached_from, cached_to;
 };
 
 int fanout_init(struct fanout *f, struct ring *ring, const struct fanout_ops *ops,
