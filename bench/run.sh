@@ -52,7 +52,7 @@ HZ=$(getconf CLK_TCK)
 start_ours() {
     start_server "ours-$1" "server.modules += ( \"mod_audiostream\" )
 server.max-fds = 20000
-server.max-connections = 16000
+server.max-connections = 10000
 server.listen-backlog = 4096
 audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"${2:-tone997}\" ) )" || return 1
     wait_live /live.mp3 || return 1
@@ -92,7 +92,7 @@ start_fastcgi() {
     local i; for i in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
     start_server "fcgi-$1" "server.modules += ( \"mod_fastcgi\" )
 server.max-fds = 20000
-server.max-connections = 16000
+server.max-connections = 10000
 server.listen-backlog = 4096
 server.stream-response-body = 2
 fastcgi.server = ( \"/live.mp3\" => (( \"socket\" => \"$sock\", \"check-local\" => \"disable\" )) )" || return 1

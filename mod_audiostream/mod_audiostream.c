@@ -406,12 +406,13 @@ static void slot_free(stream_slot * const slot, const int owned) {
         fdevent_fdnode_event_del(slot->srv->ev, slot->fdn);
         fdevent_unregister(slot->srv->ev, slot->fdn);
     }
-    /* only the process that started a capture thread can join it; in
-     * another (a graceful-restart-bg child) the thread does not exist */
-    if (owned) stream_free(slot->stream);
     /* HTTP/2 streams still open at exit are not reset by lighttpd */
     slot_each_listener(slot, listener_discard);
     fanout_free(&slot->fan);
+    /* only the process that started a capture thread can join it; in
+     * another (a graceful-restart-bg child) the thread does not exist */
+    if (owned) stream_free(slot->stream);
+    slot->stream = NULL;
     stream_config_free(&slot->cfg);
 }
 
