@@ -24,7 +24,6 @@
 
 #include "audiostream_compat.h"
 #include "fanout.h"
-#include "mp3_frame.h"
 #include "stream.h"
 #include "stream_config.h"
 

@@ -130,26 +130,33 @@ audiostream.streams = (
     sanitizer_reports "prefixes"
 }
 
-# 50 listeners at once get the same bytes from the same frame on.
+# 50 listeners at once get the same bytes from the same frame on; again with
+# a write budget so small that they are served in turns of 4 frames.
 test_fifty_listeners() {
-    start_server fifty "$MODULES
-$STREAM_997" || { fail "50 listeners: lighttpd did not start"; return; }
-    wait_live /live.mp3 || { fail "50 listeners: stream never went live"; stop_server; return; }
-    local i pids=()
-    for i in $(seq 1 50); do
-        curl -s --max-time 3.5 -o "$DIR/l$i.mp3" "$URL/live.mp3" & pids+=($!)
+    local budget label
+    for budget in 40000 500; do
+        label="50 concurrent listeners"
+        [ "$budget" = 500 ] && label="50 listeners served in turns (writes-per-second 500)"
+        start_server "fifty-$budget" "$MODULES
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"writes-per-second\" => $budget ) )" \
+            || { fail "$label: lighttpd did not start"; continue; }
+        wait_live /live.mp3 || { fail "$label: stream never went live"; stop_server; continue; }
+        local i pids=()
+        for i in $(seq 1 50); do
+            curl -s --max-time 3.5 -o "$DIR/l$i.mp3" "$URL/live.mp3" & pids+=($!)
+        done
+        wait "${pids[@]}"
+        local why=$DIR/why files=()
+        { for i in $(seq 1 50); do
+              "$TOOLS/mp3check" frames "$DIR/l$i.mp3" > /dev/null || echo "listener $i: not frame-aligned"
+              [ "$(stat -c %s "$DIR/l$i.mp3")" -ge 40000 ] || echo "listener $i: only $(stat -c %s "$DIR/l$i.mp3") bytes"
+              files+=("$DIR/l$i.mp3")
+          done
+          "$TOOLS/mp3check" same "${files[@]}" | grep -v '^same=' ; } > "$why"
+        verdict "$label: each starts on a frame, all get identical bytes" "$why"
+        stop_server
+        sanitizer_reports "$label"
     done
-    wait "${pids[@]}"
-    local why=$DIR/why
-    { for i in $(seq 1 50); do
-          "$TOOLS/mp3check" frames "$DIR/l$i.mp3" > /dev/null || echo "listener $i: not frame-aligned"
-          [ "$(stat -c %s "$DIR/l$i.mp3")" -ge 40000 ] || echo "listener $i: only $(stat -c %s "$DIR/l$i.mp3") bytes"
-      done
-      files=(); for i in $(seq 1 50); do files+=("$DIR/l$i.mp3"); done
-      "$TOOLS/mp3check" same "${files[@]}" | grep -v '^same=' ; } > "$why"
-    verdict "50 concurrent listeners: each starts on a frame, all get identical bytes" "$why"
-    stop_server
-    sanitizer_reports "50 listeners"
 }
 
 # HEAD gets the headers only; other methods 405 with Allow.
@@ -214,6 +221,10 @@ test_bad_configs() {
         'audiostream.streams = ( "/a" => ( "bitrate" => 100 ) )'
     bad_config 'quality 10' '"quality" => 10' \
         'audiostream.streams = ( "/a" => ( "quality" => 10 ) )'
+    bad_config 'writes-per-second 50' '"writes-per-second" => 50' \
+        'audiostream.streams = ( "/a" => ( "writes-per-second" => 50 ) )'
+    bad_config 'bit-reservoir 2' '"bit-reservoir" => 2' \
+        'audiostream.streams = ( "/a" => ( "bit-reservoir" => 2 ) )'
     bad_config 'empty device' '"device" => ""' \
         'audiostream.streams = ( "/a" => ( "device" => "" ) )'
     bad_config 'path not starting with /' '"live.mp3" must start with "/"' \

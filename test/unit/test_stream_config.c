@@ -26,6 +26,7 @@ static void test_defaults(void)
     assert(stream_config_init(&c, "/live.mp3", err, sizeof(err)) == 0);
     assert(strcmp(c.path, "/live.mp3") == 0 && strcmp(c.device, "default") == 0);
     assert(c.rate == 44100 && c.channels == 2 && c.bitrate == 128 && c.quality == 5);
+    assert(c.bit_reservoir == 0 && c.writes_per_second == 40000);
     stream_config_free(&c);
 }
 
@@ -42,6 +43,8 @@ static void test_valid_values(void)
     assert(set_int(&c, "quality", 0) == 0 && c.quality == 0);
     assert(set_int(&c, "quality", 9) == 0 && c.quality == 9);
     assert(set_str(&c, "bitrate", "192") == 0 && c.bitrate == 192); /* digits as a string */
+    assert(set_int(&c, "bit-reservoir", 1) == 0 && c.bit_reservoir == 1);
+    assert(set_int(&c, "writes-per-second", 100) == 0 && c.writes_per_second == 100);
     stream_config_free(&c);
 }
 
@@ -63,6 +66,8 @@ static void test_invalid_values(void)
     expect_refused(set_int(&c, "bitrate", 100), "\"bitrate\"", "100");
     expect_refused(set_int(&c, "bitrate", -128), "\"bitrate\"", "-128");
     expect_refused(set_int(&c, "quality", 10), "\"quality\"", "10");
+    expect_refused(set_int(&c, "bit-reservoir", 2), "\"bit-reservoir\"", "2");
+    expect_refused(set_int(&c, "writes-per-second", 99), "\"writes-per-second\"", "99");
     expect_refused(set_str(&c, "device", ""), "\"device\"", "\"\"");
     expect_refused(set_str(&c, "rate", "fast"), "\"rate\"", "fast");
     expect_refused(set_str(&c, "rate", "44100x"), "\"rate\"", "44100x");
