@@ -12,21 +12,19 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_loop.h"
 #include "mp3_source.h"
 
 enum { BEGIN_REQUEST = 1, ABORT_REQUEST, END_REQUEST, PARAMS, STDIN, STDOUT,
@@ -291,53 +289,20 @@ static void usage(void)
     exit(2);
 }
 
-static int must(int r, const char *what)
-{
-    if (r < 0) {
-        perror(what);
-        exit(1);
-    }
-    return r;
-}
-
-static void watch(int fd, void *tag, uint32_t events)
-{
-    struct epoll_event ev = { .events = events, .data.ptr = tag };
-    must(epoll_ctl(g.ep, EPOLL_CTL_ADD, fd, &ev), "fcgi_stream: epoll_ctl");
-}
-
-/* Socket, timer, and signals through the epoll loop, so no handler races
- * the counters. */
 static int setup(const char *path, long ms)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct itimerspec it = { .it_interval = { ms / 1000, ms % 1000 * 1000000 },
-                             .it_value = { ms / 1000, ms % 1000 * 1000000 } };
     struct stat st;
-    sigset_t set;
     if (strlen(path) >= sizeof sa.sun_path)
         usage();
     strcpy(sa.sun_path, path);
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path); /* left by an earlier run; never remove anything else */
-    g.ep = must(epoll_create1(EPOLL_CLOEXEC), "fcgi_stream: epoll");
     g.lfd = must(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket");
     must(bind(g.lfd, (struct sockaddr *)&sa, sizeof sa), path);
     chmod(path, 0666); /* lighttpd may run as www-data; the stream is public anyway */
     must(listen(g.lfd, 4096), path);
-    int tfd = must(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "timerfd");
-    must(timerfd_settime(tfd, 0, &it, NULL), "timerfd");
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN); /* a connection gone mid-write is an EPIPE, not a death */
-    /* edge-triggered, and accept_all() runs to EAGAIN: out of descriptors
-     * (EMFILE) we retry at the next connection instead of spinning */
-    watch(g.lfd, &tag_listen, EPOLLIN | EPOLLET);
-    watch(tfd, &tag_timer, EPOLLIN);
-    watch(must(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC), "signalfd"), &tag_signal, EPOLLIN);
-    return tfd;
+    return bench_loop_init(&g.ep, g.lfd, ms, &tag_listen, &tag_timer, &tag_signal);
 }
 
 static const char *parse_args(int argc, char **argv, const char **sock, long *interval)

@@ -12,19 +12,17 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_loop.h"
 #include "mp3_source.h"
 
 static const char http_head[] = "HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n"
@@ -148,50 +146,16 @@ static void tick(void)
     }
 }
 
-static int must(int r, const char *what)
-{
-    if (r < 0) {
-        perror(what);
-        exit(1);
-    }
-    return r;
-}
-
-static void watch(int fd, void *tag, uint32_t events)
-{
-    struct epoll_event ev = { .events = events, .data.ptr = tag };
-    must(epoll_ctl(g.ep, EPOLL_CTL_ADD, fd, &ev), "floor: epoll_ctl");
-}
-
-/* Listener, timer, and signals through the epoll loop, so no handler races
- * the counters. */
 static int setup(long port, long ms)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    struct itimerspec it = { .it_interval = { ms / 1000, ms % 1000 * 1000000 },
-                             .it_value = { ms / 1000, ms % 1000 * 1000000 } };
-    int one = 1, tfd;
-    sigset_t set;
-    g.ep = must(epoll_create1(EPOLL_CLOEXEC), "floor: epoll");
+    int one = 1;
     g.lfd = must(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "floor: socket");
     must(setsockopt(g.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), "floor: SO_REUSEADDR");
     must(bind(g.lfd, (struct sockaddr *)&sa, sizeof sa), "floor: bind");
     must(listen(g.lfd, 4096), "floor: listen");
-    tfd = must(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), "floor: timerfd");
-    must(timerfd_settime(tfd, 0, &it, NULL), "floor: timerfd");
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN); /* a listener gone mid-write is an EPIPE, not a death */
-    /* edge-triggered, and accept_all() runs to EAGAIN: out of descriptors
-     * (EMFILE) we retry at the next connection instead of spinning */
-    watch(g.lfd, &tag_listen, EPOLLIN | EPOLLET);
-    watch(tfd, &tag_timer, EPOLLIN);
-    watch(must(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC), "floor: signalfd"),
-          &tag_signal, EPOLLIN);
-    return tfd;
+    return bench_loop_init(&g.ep, g.lfd, ms, &tag_listen, &tag_timer, &tag_signal);
 }
 
 static void usage(void)
