@@ -91,14 +91,6 @@ uint64_t ring_end(struct ring *rg)
     return end;
 }
 
-uint64_t ring_frame_at_or_after(struct ring *rg, uint64_t pos)
-{
-    pthread_mutex_lock(&rg->lock);
-    const uint64_t start = frame_pos(rg, index_at_or_after(rg, first_frame(rg), pos));
-    pthread_mutex_unlock(&rg->lock);
-    return start;
-}
-
 uint64_t ring_frame_back(struct ring *rg, uint64_t back_bytes)
 {
     pthread_mutex_lock(&rg->lock);

@@ -30,10 +30,6 @@ int ring_append_frame(struct ring *rg, const void *frame, size_t len);
 /* Position one past the newest byte (always a frame boundary). */
 uint64_t ring_end(struct ring *rg);
 
-/* Start of the oldest frame still held whose start is >= pos, or ring_end when
- * there is none: where a reader that wants audio from pos on can resume. */
-uint64_t ring_frame_at_or_after(struct ring *rg, uint64_t pos);
-
 /* Start of the newest frame that begins at or before end - back_bytes,
  * clamped to the oldest frame held: where a reader starts to get the latest
  * back_bytes of audio from a frame boundary. */
