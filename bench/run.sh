@@ -167,7 +167,9 @@ header() {
 
 SIZES=(1000 5000 10000)
 [ "$QUICK" = 1 ] && SIZES=(1000)
-# BENCH_ONLY="ours icecast fastcgi floor latency encoding" picks parts
+# BENCH_SIZES="1000 10000" picks audiences
+[ -n "${BENCH_SIZES:-}" ] && read -r -a SIZES <<< "$BENCH_SIZES"
+# BENCH_ONLY="ours floor icecast fastcgi stalled latency encoding" picks parts
 ONLY=${BENCH_ONLY:-ours floor icecast fastcgi stalled latency encoding}
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 { echo "mod_audiostream benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores," \

@@ -16,6 +16,7 @@ int fanout_init(struct fanout *f, struct ring *ring, const struct fanout_ops *op
     f->cache_cap = set->queue_cap > MP3_FRAME_MAX_LEN ? set->queue_cap : MP3_FRAME_MAX_LEN;
     f->cache = malloc(f->cache_cap);
     f->cached_from = f->cached_to = UINT64_MAX;
+    f->due_from = FANOUT_DUE;
     return f->cache ? 0 : -1;
 }
 
@@ -49,12 +50,20 @@ static void bucket_insert(struct fanout *f, struct fanout_listener *l, unsigned 
     l->scheduled = 1;
 }
 
+/* The list a listener is in. A tick takes a whole bucket over as the due
+ * list without a pass over its listeners, who keep that bucket's number. */
+static unsigned list_of(const struct fanout *f, const struct fanout_listener *l)
+{
+    return l->bucket == f->due_from ? FANOUT_DUE : l->bucket;
+}
+
 static void bucket_remove(struct fanout *f, struct fanout_listener *l)
 {
     if (!l->scheduled) return;
-    f->count[l->bucket]--;
+    const unsigned b = list_of(f, l);
+    f->count[b]--;
     if (l->prev) l->prev->next = l->next;
-    else f->bucket[l->bucket] = l->next;
+    else f->bucket[b] = l->next;
     if (l->next) l->next->prev = l->prev;
     l->prev = l->next = NULL;
     l->scheduled = 0;
@@ -142,20 +151,41 @@ void fanout_leave(struct fanout *f, struct fanout_listener *l)
     f->nlisteners--;
 }
 
-void fanout_tick(struct fanout *f)
+size_t fanout_continue(struct fanout *f)
 {
-    f->tick++;
     f->end = ring_end(f->ring);
-    const unsigned b = f->tick % FANOUT_BUCKETS;
     const unsigned interval = fanout_interval(f);
-    struct fanout_listener *l = f->bucket[b];
-    f->bucket[b] = NULL;    /* detached: served listeners go to other buckets */
-    f->count[b] = 0;
-    while (l) {
-        struct fanout_listener *const following = l->next;
-        l->scheduled = 0;
+    for (unsigned n = 0; f->bucket[FANOUT_DUE] && (f->set.batch == 0 || n < f->set.batch); ++n) {
+        struct fanout_listener *const l = f->bucket[FANOUT_DUE];
+        bucket_remove(f, l);
         serve(f, l);
         bucket_insert(f, l, next_bucket(f, interval));
-        l = following;
     }
+    return f->count[FANOUT_DUE];
+}
+
+size_t fanout_tick(struct fanout *f)
+{
+    f->tick++;
+    const unsigned b = f->tick % FANOUT_BUCKETS;
+    /* listeners still due from the last tick (the server fell behind) stay
+     * due, ahead of this tick's, under the due list's own number: their
+     * bucket takes new listeners again from this tick on */
+    struct fanout_listener *tail = NULL;
+    for (struct fanout_listener *l = f->bucket[FANOUT_DUE]; l; l = l->next) {
+        l->bucket = FANOUT_DUE;
+        tail = l;
+    }
+    /* no listener is put in bucket b during its own tick (next_bucket looks
+     * 1 to FANOUT_BUCKETS - 1 ticks ahead), so the due list can stand for it */
+    if (tail) {
+        tail->next = f->bucket[b];
+        if (tail->next) tail->next->prev = tail;
+    }
+    else f->bucket[FANOUT_DUE] = f->bucket[b];
+    f->count[FANOUT_DUE] += f->count[b];
+    f->bucket[b] = NULL;
+    f->count[b] = 0;
+    f->due_from = b;
+    return fanout_continue(f);
 }

@@ -14,6 +14,7 @@
 #include "ring.h"
 
 #define FANOUT_BUCKETS   16   /* the longest interval is FANOUT_BUCKETS - 1 ticks */
+#define FANOUT_DUE       FANOUT_BUCKETS  /* the list of listeners still due this tick */
 
 struct fanout_listener {
     struct fanout_listener *prev, *next;   /* in its bucket */
@@ -35,14 +36,17 @@ struct fanout_settings {
     unsigned max_interval_us;    /* never leave a listener longer than this */
     size_t lag_max;              /* bytes behind live before it skips to live */
     size_t queue_cap;            /* bytes the server may hold for one listener */
+    unsigned batch;              /* listeners served per call, 0 = all: the server
+                                  * writes one batch before the next is queued */
 };
 
 struct fanout {
     struct ring *ring;
     const struct fanout_ops *ops;
     struct fanout_settings set;
-    struct fanout_listener *bucket[FANOUT_BUCKETS];
-    uint32_t count[FANOUT_BUCKETS];  /* listeners in each bucket */
+    struct fanout_listener *bucket[FANOUT_BUCKETS + 1];  /* + FANOUT_DUE */
+    uint32_t count[FANOUT_BUCKETS + 1];  /* listeners in each bucket */
+    unsigned due_from;           /* the bucket the due list was taken from */
     uint32_t nlisteners;
     uint32_t tick;
     uint64_t skips;              /* listeners skipped forward to live */
@@ -67,7 +71,12 @@ unsigned fanout_interval(const struct fanout *f);
 void fanout_join(struct fanout *f, struct fanout_listener *l);
 void fanout_leave(struct fanout *f, struct fanout_listener *l);
 
-/* New frames are in the ring: serve the listeners whose turn it is. */
-void fanout_tick(struct fanout *f);
+/* New frames are in the ring: the listeners whose turn it is become due,
+ * and the first batch of them is served. Returns how many are still due. */
+size_t fanout_tick(struct fanout *f);
+/* Serves the next batch of due listeners (with the newest frames); call it
+ * again once the server has written the last batch. Returns how many are
+ * still due. */
+size_t fanout_continue(struct fanout *f);
 
 #endif

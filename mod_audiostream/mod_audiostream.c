@@ -34,6 +34,11 @@
 #define LAG_SECONDS  5
 #define MAX_INTERVAL_US 400000    /* longest wait between two writes to a listener */
 #define RETRY_AFTER  "2"          /* seconds; capture retries sooner than that */
+/* Listeners handed audio per wake-up. lighttpd writes them out before the
+ * next batch is queued, so it holds at most this many chunk buffers (8 KiB
+ * each by default) at once, not one per listener of a whole turn, and each
+ * is written while still in the cache. */
+#define FANOUT_BATCH 256
 
 typedef struct stream_slot stream_slot;
 
@@ -173,12 +178,18 @@ static void listener_unlink(listener * const l) {
         stream_wake_on_frames(l->slot->stream, 0);
 }
 
-/* new frames in the ring: the listeners whose turn it is get them */
+/* new frames in the ring: the listeners whose turn it is get them, a
+ * batch per wake-up; the rest once lighttpd has written that batch (it runs
+ * its job list before it polls again) */
 static void slot_fan_out(stream_slot * const slot) {
     const uint64_t end = ring_end(stream_ring(slot->stream));
-    if (end == slot->ring_end) return;
-    slot->ring_end = end;
-    fanout_tick(&slot->fan);
+    size_t due;
+    if (end != slot->ring_end) {
+        slot->ring_end = end;
+        due = fanout_tick(&slot->fan);
+    }
+    else due = fanout_continue(&slot->fan);
+    if (due) stream_wake_again(slot->stream);
 }
 
 static void slot_log_messages(stream_slot * const slot) {
@@ -329,7 +340,7 @@ REQUEST_FUNC(mod_audiostream_request_reset) {
 
 /* calls fn on every listener in the fan-out; fn may take that one out */
 static void slot_each_listener(stream_slot * const slot, void (*fn)(listener *)) {
-    for (unsigned b = 0; b < FANOUT_BUCKETS; ++b) {
+    for (unsigned b = 0; b <= FANOUT_DUE; ++b) {   /* every bucket and the due list */
         struct fanout_listener *fl = slot->fan.bucket[b];
         while (fl) {
             struct fanout_listener * const next = fl->next;
@@ -371,6 +382,7 @@ static int slot_start(server * const srv, stream_slot * const slot) {
         .max_interval_us = MAX_INTERVAL_US,
         .lag_max = (size_t)c->bitrate * 1000 / 8 * LAG_SECONDS,
         .queue_cap = QUEUE_CAP,
+        .batch = FANOUT_BATCH,
     };
     if (fanout_init(&slot->fan, stream_ring(slot->stream), &listener_ops, &set) != 0) {
         log_error(srv->errh, __FILE__, __LINE__,

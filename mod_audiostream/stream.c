@@ -292,6 +292,8 @@ void stream_wake_on_frames(struct stream *s, int on)
     atomic_store_explicit(&s->wake_on_frames, on, memory_order_relaxed);
 }
 
+void stream_wake_again(struct stream *s) { wake(s); }
+
 void stream_drain_wake(struct stream *s)
 {
     uint64_t n;

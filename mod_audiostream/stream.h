@@ -31,6 +31,9 @@ void stream_wake_on_frames(struct stream *s, int on);
 /* Readable when frames or messages are ready; stream_drain_wake resets it. */
 int stream_wake_fd(const struct stream *s);
 void stream_drain_wake(struct stream *s);
+/* Makes the wake fd readable again, from the loop: to come back to work
+ * left for after the loop's other business. */
+void stream_wake_again(struct stream *s);
 
 struct ring *stream_ring(struct stream *s);
 const struct stream_config *stream_settings(const struct stream *s);

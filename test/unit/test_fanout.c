@@ -190,6 +190,51 @@ static void test_queue_cap_and_skip_to_live(void)
     ring_free(&rg);
 }
 
+/* With a batch size, a tick serves one batch and leaves the rest due, in
+ * order; a listener that leaves while due is never served; frames that come
+ * before the last batch are in it. */
+static void test_batches(void)
+{
+    struct ring rg;
+    struct fanout f;
+    struct fanout_settings s = settings();
+    s.batch = 2;
+    assert(ring_init(&rg, 100000, 1000) == 0 && fanout_init(&f, &rg, &ops, &s) == 0);
+    add_frame(&rg, 1);
+    struct fake l[5];
+    memset(l, 0, sizeof(l));
+    for (int i = 0; i < 5; ++i) fanout_join(&f, &l[i].fl);
+    assert(fanout_interval(&f) == 1);
+    add_frame(&rg, 2);
+    assert(fanout_tick(&f) == 3);
+    unsigned served = 0;
+    for (int i = 0; i < 5; ++i) served += l[i].got == 2 * 417;
+    assert(served == 2);
+    /* one of the three still due leaves */
+    int gone = -1;
+    for (int i = 0; i < 5 && gone < 0; ++i) if (l[i].got == 417) gone = i;
+    fanout_leave(&f, &l[gone].fl);
+    assert(f.count[FANOUT_DUE] == 2);
+    add_frame(&rg, 3);                    /* captured before the next batch */
+    assert(fanout_continue(&f) == 0);
+    for (int i = 0; i < 5; ++i) {
+        if (i == gone) assert(l[i].got == 417);
+        else assert(l[i].got >= 2 * 417);
+    }
+    assert(fanout_continue(&f) == 0);     /* nothing due: nothing happens */
+    /* a tick before the due list is done keeps those due, first */
+    add_frame(&rg, 4);
+    assert(fanout_tick(&f) == 2);
+    add_frame(&rg, 5);
+    assert(fanout_tick(&f) == 2);         /* 2 left over + 2 of this tick - 2 */
+    assert(f.count[FANOUT_DUE] == 2);
+    while (fanout_continue(&f) > 0) {}
+    for (int i = 0; i < 5; ++i)
+        if (i != gone) assert(l[i].got == 5 * 417);
+    fanout_free(&f);
+    ring_free(&rg);
+}
+
 int main(void)
 {
     test_interval_grows_with_the_audience();
@@ -197,6 +242,7 @@ int main(void)
     test_spread_over_the_interval();
     test_small_audience_every_tick();
     test_queue_cap_and_skip_to_live();
+    test_batches();
     printf("test_fanout: ok\n");
     return 0;
 }
