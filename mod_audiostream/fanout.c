@@ -92,15 +92,22 @@ static size_t frames_from(struct fanout *f, uint64_t pos, size_t max, uint64_t *
 }
 
 /* Hands a listener everything it has not had, as far as its queue allows,
- * or skips it to live when it has fallen further behind than lag_max. */
-static void serve(struct fanout *f, struct fanout_listener *l)
+ * or, when it has fallen further behind than lag_max, skips it to live or
+ * drops it. Returns 0 when it was dropped: it is no longer in the fan-out. */
+static int serve(struct fanout *f, struct fanout_listener *l)
 {
     const uint64_t end = f->end;
     const size_t queued = f->ops->queued(l);
     if (end - l->pos + queued > f->set.lag_max) {
+        if (f->set.drop_slow) {
+            f->drops++;
+            f->nlisteners--;
+            f->ops->drop(l);
+            return 0;
+        }
         l->pos = end;       /* the ring's end is always a frame boundary */
         f->skips++;
-        return;
+        return 1;
     }
     size_t room = f->set.queue_cap > queued ? f->set.queue_cap - queued : 0;
     while (room > 0 && l->pos < end) {
@@ -111,6 +118,7 @@ static void serve(struct fanout *f, struct fanout_listener *l)
         l->pos = to;
         room -= n;
     }
+    return 1;
 }
 
 /* The bucket of the next `interval` ticks with the fewest listeners. */
@@ -138,10 +146,9 @@ static unsigned next_bucket(const struct fanout *f, unsigned interval)
 void fanout_join(struct fanout *f, struct fanout_listener *l)
 {
     f->end = ring_end(f->ring);
-    l->pos = ring_frame_back(f->ring, 0);
-    serve(f, l);
+    l->pos = ring_frame_back(f->ring, f->set.burst);
     f->nlisteners++;
-    bucket_insert(f, l, least_loaded(f, fanout_interval(f)));
+    if (serve(f, l)) bucket_insert(f, l, least_loaded(f, fanout_interval(f)));
 }
 
 void fanout_leave(struct fanout *f, struct fanout_listener *l)
@@ -158,8 +165,7 @@ size_t fanout_continue(struct fanout *f)
     for (unsigned n = 0; f->bucket[FANOUT_DUE] && (f->set.batch == 0 || n < f->set.batch); ++n) {
         struct fanout_listener *const l = f->bucket[FANOUT_DUE];
         bucket_remove(f, l);
-        serve(f, l);
-        bucket_insert(f, l, next_bucket(f, interval));
+        if (serve(f, l)) bucket_insert(f, l, next_bucket(f, interval));
     }
     return f->count[FANOUT_DUE];
 }

@@ -28,6 +28,9 @@ struct fanout_ops {
     size_t (*queued)(struct fanout_listener *l);
     /* queues len bytes (whole frames) for this listener */
     void (*append)(struct fanout_listener *l, const unsigned char *data, size_t len);
+    /* the listener fell too far behind and is out of the fan-out: the
+     * server is to disconnect it */
+    void (*drop)(struct fanout_listener *l);
 };
 
 struct fanout_settings {
@@ -35,6 +38,8 @@ struct fanout_settings {
     unsigned frame_us;           /* duration of one MP3 frame */
     unsigned max_interval_us;    /* never leave a listener longer than this */
     size_t lag_max;              /* bytes behind live before it skips to live */
+    int drop_slow;               /* past lag_max: drop instead of skipping */
+    size_t burst;                /* bytes of recent audio a new listener gets */
     size_t queue_cap;            /* bytes the server may hold for one listener */
     unsigned batch;              /* listeners served per call, 0 = all: the server
                                   * writes one batch before the next is queued */
@@ -50,6 +55,7 @@ struct fanout {
     uint32_t nlisteners;
     uint32_t tick;
     uint64_t skips;              /* listeners skipped forward to live */
+    uint64_t drops;              /* listeners dropped for falling behind */
     uint64_t end;                /* the ring's end when this tick began */
     /* the last bytes read from the ring, [cached_from, cached_to): the
      * listeners of one turn stand at the same position, so one read under
@@ -66,8 +72,9 @@ void fanout_free(struct fanout *f);
 /* Ticks between two writes to one listener, for the current audience. */
 unsigned fanout_interval(const struct fanout *f);
 
-/* A new listener starts with the newest whole frame, handed out at once so
- * that it goes out with the response headers. */
+/* A new listener starts `burst` bytes back from live (at least the newest
+ * whole frame) on a frame boundary, handed out at once so that it goes out
+ * with the response headers. */
 void fanout_join(struct fanout *f, struct fanout_listener *l);
 void fanout_leave(struct fanout *f, struct fanout_listener *l);
 

@@ -6,6 +6,7 @@
  * and write an eventfd; everything below runs on lighttpd's single thread. */
 #include "first.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,15 +24,20 @@
 #include "request.h"
 
 #include "audiostream_compat.h"
+#include "admin_query.h"
 #include "fanout.h"
+#include "icy.h"
+#include "mp3_frame.h"
+#include "playlist.h"
+#include "status_json.h"
 #include "stream.h"
 #include "stream_config.h"
+#include "title.h"
 
 /* What lighttpd may hold for one listener: below its 64 KiB spill of
  * http_chunk_* data to temp files (http_chunk.c). The rest of a listener's
- * lag stays in the stream's ring, up to LAG_SECONDS, then it skips to live. */
+ * lag stays in the stream's ring, up to queue-ms, then it skips or drops. */
 #define QUEUE_CAP    (32 * 1024)
-#define LAG_SECONDS  5
 #define MAX_INTERVAL_US 400000    /* longest wait between two writes to a listener */
 #define RETRY_AFTER  "2"          /* seconds; capture retries sooner than that */
 /* Listeners handed audio per wake-up. lighttpd writes them out before the
@@ -42,27 +48,45 @@
 
 typedef struct stream_slot stream_slot;
 
+enum listener_end { END_NONE, END_FINISH, END_DROP };
+
+/* What a request this module claimed asks for; answered in the subrequest
+ * phase, after mod_auth and mod_access have had their say at uri_clean. */
+enum request_kind { KIND_STREAM, KIND_PLAYLIST, KIND_OPTIONS, KIND_BAD_METHOD,
+                    KIND_STATUS, KIND_ADMIN };
+
 typedef struct listener {
     struct fanout_listener fl;    /* first: the fan-out hands it back */
     request_st *r;
-    stream_slot *slot;
+    stream_slot *slot;            /* NULL for the status and admin URLs */
+    unsigned char kind;           /* enum request_kind */
+    unsigned char playlist;       /* enum playlist_kind */
     unsigned char started;        /* the 200 was sent; in the fan-out */
-    unsigned char ending;         /* finish the response at the next chance */
+    unsigned char ending;         /* enum listener_end: at the next chance */
+    unsigned char icy;            /* asked for ICY metadata */
+    struct icy_framer framer;
 } listener;
 
 struct stream_slot {
     struct stream_config cfg;
     struct stream *stream;
     struct fanout fan;
+    struct icy_title title;
+    char title_text[TITLE_MAX + 1];   /* the same title, for the status */
     fdnode *fdn;
     server *srv;
     uint64_t ring_end;            /* where the last tick found the ring's end */
+    uint64_t bytes_sent;          /* handed to lighttpd for listeners */
+    uint32_t listener_peak;
+    unix_time64_t started;        /* when the stream began (status) */
 };
 
 typedef struct {
     PLUGIN_DATA;
     stream_slot *slots;
     uint32_t nslots;
+    const buffer *status_url;     /* audiostream.status-url; NULL: none */
+    const buffer *admin_url;      /* audiostream.admin-url; NULL: none */
     pid_t owner;                  /* the process whose threads these are */
 } plugin_data;
 
@@ -107,6 +131,10 @@ static int slot_configure(server * const srv, stream_slot * const slot,
             return 0;
         }
     }
+    if (stream_config_check(&slot->cfg, err, sizeof(err)) != 0) {
+        log_error(srv->errh, __FILE__, __LINE__, "audiostream.streams[\"%s\"]: %s", path, err);
+        return 0;
+    }
     return 1;
 }
 
@@ -121,10 +149,24 @@ static int slots_configure(server * const srv, plugin_data * const p, const arra
     return 1;   /* a path listed twice is refused by lighttpd's own parser */
 }
 
+/* "/" and then printable characters: what a request's path can match */
+static int url_path_valid(const buffer * const b) {
+    if (b->ptr[0] != '/') return 0;
+    for (const char *c = b->ptr; *c; ++c)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '?' || *c == '#') return 0;
+    return 1;
+}
+
 SETDEFAULTS_FUNC(mod_audiostream_set_defaults) {
     static const config_plugin_keys_t cpk[] = {
       { CONST_STR_LEN("audiostream.streams"),
         T_CONFIG_ARRAY_KVARRAY,
+        T_CONFIG_SCOPE_SERVER }
+     ,{ CONST_STR_LEN("audiostream.status-url"),
+        T_CONFIG_STRING,
+        T_CONFIG_SCOPE_SERVER }
+     ,{ CONST_STR_LEN("audiostream.admin-url"),
+        T_CONFIG_STRING,
         T_CONFIG_SCOPE_SERVER }
      ,{ NULL, 0,
         T_CONFIG_UNSET,
@@ -139,8 +181,25 @@ SETDEFAULTS_FUNC(mod_audiostream_set_defaults) {
     const config_plugin_value_t *cpv = p->cvlist;
     if (p->nconfig <= 0 || !cpv->v.u2[1]) return HANDLER_GO_ON;
     for (cpv = p->cvlist + cpv->v.u2[0]; -1 != cpv->k_id; ++cpv) {
-        if (cpv->k_id == 0 && !slots_configure(srv, p, cpv->v.a))
-            return HANDLER_ERROR;
+        switch (cpv->k_id) {
+          case 0: /* audiostream.streams */
+            if (!slots_configure(srv, p, cpv->v.a)) return HANDLER_ERROR;
+            break;
+          case 1: /* audiostream.status-url */
+          case 2: /* audiostream.admin-url */
+            if (buffer_is_blank(cpv->v.b)) break;
+            if (!url_path_valid(cpv->v.b)) {
+                log_error(srv->errh, __FILE__, __LINE__,
+                  "%s = \"%s\" must be a URL path starting with \"/\"",
+                  cpk[cpv->k_id].k, cpv->v.b->ptr);
+                return HANDLER_ERROR;
+            }
+            if (cpv->k_id == 1) p->status_url = cpv->v.b;
+            else p->admin_url = cpv->v.b;
+            break;
+          default:
+            break;
+        }
     }
 
     /* each worker would open the same capture device */
@@ -161,14 +220,28 @@ static size_t listener_queued(struct fanout_listener * const fl) {
     return (size_t)chunkqueue_length(&l->r->write_queue);
 }
 
+static void listener_emit(void * const ctx, const unsigned char * const data, const size_t len) {
+    listener * const l = ctx;
+    http_chunk_append_mem(l->r, (const char *)data, len);
+    l->slot->bytes_sent += len;
+}
+
 static void listener_append(struct fanout_listener * const fl,
                             const unsigned char * const data, const size_t len) {
-    const listener * const l = (const listener *)fl;
-    http_chunk_append_mem(l->r, (const char *)data, len);
+    listener * const l = (listener *)fl;
+    if (l->icy) icy_frame(&l->framer, &l->slot->title, data, len, listener_emit, l);
+    else listener_emit(l, data, len);
     joblist_append(l->r->con);
 }
 
-static const struct fanout_ops listener_ops = { listener_queued, listener_append };
+/* out of the fan-out already; the connection goes at its next turn */
+static void listener_drop(struct fanout_listener * const fl) {
+    listener * const l = (listener *)fl;
+    l->ending = END_DROP;
+    joblist_append(l->r->con);
+}
+
+static const struct fanout_ops listener_ops = { listener_queued, listener_append, listener_drop };
 
 static void listener_unlink(listener * const l) {
     if (!l->started) return;
@@ -211,17 +284,23 @@ static handler_t mod_audiostream_wake(void * const ctx, const int revents) {
 
 /* ---- requests ---- */
 
-/* An error answered with our own short body: lighttpd's error page would
- * drop the headers that go with it (Allow, Retry-After). The caller has made
- * this module the request's handler. */
-static handler_t response_error(request_st * const r, const int status,
-                                const char * const text, const size_t len) {
+/* An answer with our own short body: lighttpd's error page would drop the
+ * headers that go with it (Allow, Retry-After). The caller has made this
+ * module the request's handler. */
+static handler_t response_text(request_st * const r, const int status,
+                               const char * const type, const char * const text,
+                               const size_t len) {
     r->http_status = status;
     http_header_response_set(r, HTTP_HEADER_CONTENT_TYPE, CONST_STR_LEN("Content-Type"),
-                             CONST_STR_LEN("text/plain; charset=utf-8"));
-    http_chunk_append_mem(r, text, len);
+                             type, strlen(type));
+    if (r->http_method != HTTP_METHOD_HEAD) http_chunk_append_mem(r, text, len);
     r->resp_body_finished = 1;
     return HANDLER_FINISHED;
+}
+
+static handler_t response_error(request_st * const r, const int status,
+                                const char * const text, const size_t len) {
+    return response_text(r, status, "text/plain; charset=utf-8", text, len);
 }
 
 /* longest prefix of path among the streams, as lighttpd's own URL maps do */
@@ -239,45 +318,275 @@ static stream_slot * slot_match(plugin_data * const p, const buffer * const path
     return best;
 }
 
-URIHANDLER_FUNC(mod_audiostream_uri_handler) {
-    plugin_data * const p = p_d;
-    if (NULL != r->handler_module || 0 == p->nslots) return HANDLER_GO_ON;
-    stream_slot * const slot = slot_match(p, &r->uri.path);
-    if (NULL == slot) return HANDLER_GO_ON;
+static void header_set(request_st * const r, const char * const key, const size_t klen,
+                       const char * const value) {
+    http_header_response_set(r, HTTP_HEADER_OTHER, key, klen, value, strlen(value));
+}
 
-    /* a live stream has no byte ranges: no Accept-Ranges on finished
-     * responses (HEAD, errors), and a Range header is ignored */
-    r->conf.range_requests = 0;
-    if (r->http_method != HTTP_METHOD_GET && r->http_method != HTTP_METHOD_HEAD) {
-        audiostream_set_handler(r, p);
-        http_header_response_set(r, HTTP_HEADER_ALLOW, CONST_STR_LEN("Allow"),
-                                 CONST_STR_LEN("GET, HEAD"));
-        return response_error(r, 405, CONST_STR_LEN("405 Method Not Allowed: use GET or HEAD\n"));
+/* Web players on other origins may read the stream and its ICY headers,
+ * and ask for metadata (a request header that needs a preflight). */
+static void response_cors(request_st * const r, const stream_slot * const slot) {
+    if (!*slot->cfg.cors_origin) return;
+    header_set(r, CONST_STR_LEN("Access-Control-Allow-Origin"), slot->cfg.cors_origin);
+    header_set(r, CONST_STR_LEN("Access-Control-Expose-Headers"),
+               "icy-metaint, icy-name, icy-description, icy-genre, icy-url, icy-br, icy-pub");
+}
+
+#define ALLOWED_METHODS "GET, HEAD, OPTIONS"
+
+/* OPTIONS: the CORS preflight of a web player, or a plain question */
+static handler_t response_options(request_st * const r, const stream_slot * const slot) {
+    header_set(r, CONST_STR_LEN("Allow"), ALLOWED_METHODS);
+    response_cors(r, slot);
+    if (*slot->cfg.cors_origin) {
+        header_set(r, CONST_STR_LEN("Access-Control-Allow-Methods"), ALLOWED_METHODS);
+        header_set(r, CONST_STR_LEN("Access-Control-Allow-Headers"), "Icy-MetaData, Range");
+        header_set(r, CONST_STR_LEN("Access-Control-Max-Age"), "86400");
     }
+    r->http_status = 204;
+    r->resp_body_finished = 1;
+    return HANDLER_FINISHED;
+}
+
+#define PATH_MAX_FOR_PLAYLIST 2048   /* longer stream paths get no playlist */
+
+/* the scheme and host this client used, for URLs in answers */
+static const buffer * request_host(const request_st * const r) {
+    return r->http_host && !buffer_is_blank(r->http_host)
+      ? r->http_host : r->con->srv_socket->srv_token;
+}
+
+static const char * request_scheme(const request_st * const r) {
+    return buffer_eq_slen(&r->uri.scheme, CONST_STR_LEN("https")) ? "https" : "http";
+}
+
+
+/* the stream's URL as this client reached it, then the playlist naming it */
+static handler_t response_playlist(request_st * const r, const stream_slot * const slot,
+                                   const enum playlist_kind kind) {
+    const buffer * const host = request_host(r);
+    const size_t plen = strlen(slot->cfg.path);
+    char url[PLAYLIST_URL_MAX(PATH_MAX_FOR_PLAYLIST)];
+    if (plen > PATH_MAX_FOR_PLAYLIST
+        || playlist_url(url, sizeof(url), request_scheme(r), host->ptr, buffer_clen(host),
+                        slot->cfg.path, plen) < 0)
+        return response_error(r, 400, CONST_STR_LEN("400 Bad Request: unusable Host\n"));
+    const size_t cap = PLAYLIST_BODY_MAX(strlen(url));
+    char * const body = ck_malloc(cap);
+    const int n = playlist_render(body, cap, kind, url, slot->cfg.name);
+    const handler_t rc = n < 0
+      ? response_error(r, 500, CONST_STR_LEN("500 Internal Server Error: playlist\n"))
+      : response_text(r, 200, playlist_content_type(kind), body, (size_t)n);
+    free(body);
+    if (n >= 0) response_cors(r, slot);
+    return rc;
+}
+
+/* claims a request: the answer comes in the subrequest phase */
+static listener * request_claim(request_st * const r, plugin_data * const p,
+                                stream_slot * const slot, const enum request_kind kind) {
     listener * const l = ck_calloc(1, sizeof(*l));
     l->r = r;
     l->slot = slot;
+    l->kind = (unsigned char)kind;
     r->plugin_ctx[p->id] = l;
     audiostream_set_handler(r, p);
+    /* no answer of ours has byte ranges; a Range header is ignored */
+    r->conf.range_requests = 0;
+    return l;
+}
+
+/* A request under a stream's prefix: the stream, one of its playlists, or
+ * a method it does not have. */
+static void stream_request(request_st * const r, plugin_data * const p,
+                           stream_slot * const slot) {
+    if (r->http_method == HTTP_METHOD_OPTIONS) {
+        request_claim(r, p, slot, KIND_OPTIONS);
+        return;
+    }
+    if (r->http_method != HTTP_METHOD_GET && r->http_method != HTTP_METHOD_HEAD) {
+        request_claim(r, p, slot, KIND_BAD_METHOD);
+        return;
+    }
+    const enum playlist_kind kind =
+      playlist_kind_of(r->uri.path.ptr, buffer_clen(&r->uri.path), strlen(slot->cfg.path));
+    if (kind == PLAYLIST_NONE) request_claim(r, p, slot, KIND_STREAM);
+    else request_claim(r, p, slot, KIND_PLAYLIST)->playlist = (unsigned char)kind;
+}
+
+URIHANDLER_FUNC(mod_audiostream_uri_handler) {
+    plugin_data * const p = p_d;
+    if (NULL != r->handler_module || 0 == p->nslots) return HANDLER_GO_ON;
+    if (p->status_url && buffer_is_equal(&r->uri.path, p->status_url))
+        request_claim(r, p, NULL, KIND_STATUS);
+    else if (p->admin_url && buffer_is_equal(&r->uri.path, p->admin_url))
+        request_claim(r, p, NULL, KIND_ADMIN);
+    else {
+        stream_slot * const slot = slot_match(p, &r->uri.path);
+        if (slot) stream_request(r, p, slot);
+    }
     return HANDLER_GO_ON;
 }
 
-static void response_headers(request_st * const r, const stream_slot * const slot) {
-    UNUSED(slot);
+/* ---- the status and admin URLs ---- */
+
+static void slot_set_title(stream_slot * const slot, const char * const text, const size_t len) {
+    const size_t n = len < TITLE_MAX ? len : TITLE_MAX;
+    memcpy(slot->title_text, text, n);
+    slot->title_text[n] = '\0';
+    icy_title_set(&slot->title, text, n);
+}
+
+static stream_slot * slot_by_path(plugin_data * const p, const char * const path) {
+    for (uint32_t i = 0; i < p->nslots; ++i)
+        if (0 == strcmp(p->slots[i].cfg.path, path)) return &p->slots[i];
+    return NULL;
+}
+
+static void status_source_fill(struct status_source * const s, const stream_slot * const slot,
+                               char * const url, const size_t urlcap,
+                               const request_st * const r) {
+    const struct stream_config * const c = &slot->cfg;
+    const buffer * const host = request_host(r);
+    if (playlist_url(url, urlcap, request_scheme(r), host->ptr, buffer_clen(host),
+                     c->path, strlen(c->path)) < 0)
+        url[0] = '\0';
+    memset(s, 0, sizeof(*s));
+    s->mount = c->path;
+    s->listenurl = url;
+    s->name = *c->name ? c->name : STATUS_DEFAULT_NAME;
+    s->description = *c->description ? c->description : STATUS_DEFAULT_DESCRIPTION;
+    s->genre = *c->genre ? c->genre : STATUS_DEFAULT_GENRE;
+    s->url = *c->url ? c->url : NULL;
+    s->title = slot->title_text;
+    s->server_type = "audio/mpeg";
+    s->bitrate_kbps = c->bitrate;
+    s->samplerate = c->rate;
+    s->channels = c->channels;
+    s->listeners = slot->fan.nlisteners;
+    s->listener_peak = slot->listener_peak;
+    s->stream_start = (time_t)slot->started;
+    s->bytes_sent = slot->bytes_sent;
+    s->skips = slot->fan.skips;
+    s->drops = slot->fan.drops;
+    s->overruns = slot->stream ? stream_overruns(slot->stream) : 0;
+    s->device = c->device;
+    s->device_state = slot->stream && stream_is_live(slot->stream) ? "live" : "down";
+}
+
+/* Icecast's status-json.xsl, for the dashboards that read it */
+static handler_t response_status(request_st * const r, plugin_data * const p) {
+    if (r->http_method != HTTP_METHOD_GET && r->http_method != HTTP_METHOD_HEAD) {
+        header_set(r, CONST_STR_LEN("Allow"), "GET, HEAD");
+        return response_error(r, 405, CONST_STR_LEN("405 Method Not Allowed: use GET or HEAD\n"));
+    }
+    enum { URL_CAP = PLAYLIST_URL_MAX(PATH_MAX_FOR_PLAYLIST) };
+    struct status_source * const src = ck_calloc(p->nslots, sizeof(*src));
+    char * const urls = ck_malloc((size_t)p->nslots * URL_CAP);
+    for (uint32_t i = 0; i < p->nslots; ++i)
+        status_source_fill(&src[i], &p->slots[i], urls + (size_t)i * URL_CAP, URL_CAP, r);
+    const buffer * const host = request_host(r);
+    const struct status_server ss = {
+        .admin = "", .host = host->ptr, .location = "",
+        .server_id = "mod_audiostream (lighttpd/" PACKAGE_VERSION ")",
+        .server_start = (time_t)r->con->srv->startup_ts,
+    };
+    size_t len = 0;
+    char * const json = status_json_render(&ss, src, p->nslots, &len);
+    free(urls);
+    free(src);
+    if (NULL == json) return response_error(r, 500, CONST_STR_LEN("500 out of memory\n"));
+    header_set(r, CONST_STR_LEN("Access-Control-Allow-Origin"), "*");
+    http_header_response_set(r, HTTP_HEADER_CACHE_CONTROL, CONST_STR_LEN("Cache-Control"),
+                             CONST_STR_LEN("no-cache"));
+    const handler_t rc = response_text(r, 200, "application/json; charset=UTF-8", json, len);
+    free(json);
+    return rc;
+}
+
+static handler_t response_iceresponse(request_st * const r, const int status, const int ok,
+                                      const char * const message) {
+    char body[1024];
+    size_t n = admin_response(body, sizeof(body), ok, message);
+    if (n >= sizeof(body)) n = sizeof(body) - 1;
+    return response_text(r, status, "text/xml; charset=utf-8", body, n);
+}
+
+/* Icecast's metadata update: GET ?mount=/live.mp3&mode=updinfo&song=...
+ * Only for a request lighttpd authenticated: a forgotten auth.require must
+ * not open it to the world. */
+static handler_t response_admin(request_st * const r, plugin_data * const p) {
+    const buffer * const user = http_header_env_get(r, CONST_STR_LEN("REMOTE_USER"));
+    if (NULL == user || buffer_is_blank(user))
+        return response_iceresponse(r, 403, 0, "the admin URL answers only requests that "
+          "lighttpd authenticated (mod_auth: auth.require for this URL)");
+    if (r->http_method != HTTP_METHOD_GET) {
+        header_set(r, CONST_STR_LEN("Allow"), "GET");
+        return response_iceresponse(r, 405, 0, "use GET");
+    }
+    struct admin_update * const u = ck_malloc(sizeof(*u));
+    char err[256];
+    handler_t rc;
+    if (0 != admin_parse_updinfo(r->uri.query.ptr ? r->uri.query.ptr : "",
+                                 buffer_clen(&r->uri.query), u, err, sizeof(err)))
+        rc = response_iceresponse(r, 400, 0, err);
+    else {
+        stream_slot * const slot = slot_by_path(p, u->mount);
+        if (NULL == slot) rc = response_iceresponse(r, 400, 0, "no such mount");
+        else {
+            slot_set_title(slot, u->title, u->title_len);
+            log_error(r->conf.errh, __FILE__, __LINE__,
+              "audiostream.streams[\"%s\"]: title set by %s", slot->cfg.path, user->ptr);
+            rc = response_iceresponse(r, 200, 1, ADMIN_UPDATED);
+        }
+    }
+    free(u);
+    return rc;
+}
+
+/* Icecast's headers: who the station is, and what the stream carries */
+static void response_icy(request_st * const r, const listener * const l) {
+    const struct stream_config * const c = &l->slot->cfg;
+    char num[32];
+    if (*c->name) header_set(r, CONST_STR_LEN("icy-name"), c->name);
+    if (*c->description) header_set(r, CONST_STR_LEN("icy-description"), c->description);
+    if (*c->genre) header_set(r, CONST_STR_LEN("icy-genre"), c->genre);
+    if (*c->url) header_set(r, CONST_STR_LEN("icy-url"), c->url);
+    snprintf(num, sizeof(num), "%u", c->bitrate);
+    header_set(r, CONST_STR_LEN("icy-br"), num);
+    header_set(r, CONST_STR_LEN("icy-pub"), c->public_ ? "1" : "0");
+    if (l->icy) {
+        snprintf(num, sizeof(num), "%u", c->metaint);
+        header_set(r, CONST_STR_LEN("icy-metaint"), num);
+    }
+}
+
+static void response_headers(request_st * const r, const listener * const l) {
     http_header_response_set(r, HTTP_HEADER_CONTENT_TYPE, CONST_STR_LEN("Content-Type"),
                              CONST_STR_LEN("audio/mpeg"));
     http_header_response_set(r, HTTP_HEADER_CACHE_CONTROL, CONST_STR_LEN("Cache-Control"),
                              CONST_STR_LEN("no-cache, no-store"));
     http_header_response_set(r, HTTP_HEADER_PRAGMA, CONST_STR_LEN("Pragma"),
                              CONST_STR_LEN("no-cache"));
+    response_icy(r, l);
+    response_cors(r, l->slot);
 }
 
-/* no audio yet (device absent or busy): say when to come back */
-static handler_t response_unavailable(request_st * const r) {
-    http_header_response_set(r, HTTP_HEADER_OTHER, CONST_STR_LEN("Retry-After"),
-                             CONST_STR_LEN(RETRY_AFTER));
-    return response_error(r, 503,
-      CONST_STR_LEN("503 Service Unavailable: the stream has no audio from its device yet\n"));
+/* Icy-MetaData: 1 (any positive number, as Icecast reads it) */
+static int wants_icy(const request_st * const r) {
+    const buffer * const v =
+      http_header_request_get(r, HTTP_HEADER_OTHER, CONST_STR_LEN("Icy-MetaData"));
+    if (NULL == v) return 0;
+    char *end;
+    const long n = strtol(v->ptr, &end, 10);
+    return end != v->ptr && n > 0;
+}
+
+/* no audio yet (device absent or busy), or no room: say when to come back */
+static handler_t response_unavailable(request_st * const r, const char * const text,
+                                      const size_t len) {
+    header_set(r, CONST_STR_LEN("Retry-After"), RETRY_AFTER);
+    return response_error(r, 503, text, len);
 }
 
 /* Loopback and LAN sockets auto-grow their send buffer to megabytes: a
@@ -291,10 +600,25 @@ static void listener_cap_sndbuf(request_st * const r, const stream_slot * const 
           "audiostream.streams[\"%s\"]: setsockopt(SO_SNDBUF)", slot->cfg.path);
 }
 
+static void listener_join(listener * const l) {
+    stream_slot * const slot = l->slot;
+    l->started = 1;
+    fanout_join(&slot->fan, &l->fl);
+    if (slot->fan.nlisteners == 1) stream_wake_on_frames(slot->stream, 1);
+    if (slot->fan.nlisteners > slot->listener_peak) slot->listener_peak = slot->fan.nlisteners;
+}
+
 static handler_t response_start(request_st * const r, listener * const l) {
-    if (!stream_is_live(l->slot->stream)) return response_unavailable(r);
+    const stream_slot * const slot = l->slot;
+    if (!stream_is_live(slot->stream))
+        return response_unavailable(r,
+          CONST_STR_LEN("503 Service Unavailable: the stream has no audio from its device yet\n"));
+    if (slot->cfg.max_listeners && slot->fan.nlisteners >= slot->cfg.max_listeners)
+        return response_unavailable(r,
+          CONST_STR_LEN("503 Service Unavailable: the stream has all the listeners it takes\n"));
+    l->icy = wants_icy(r) && icy_framer_init(&l->framer, slot->cfg.metaint) == 0;
     r->http_status = 200;
-    response_headers(r, l->slot);
+    response_headers(r, l);
     if (r->http_method == HTTP_METHOD_HEAD) {
         r->resp_body_finished = 1;
         return HANDLER_FINISHED;
@@ -303,18 +627,33 @@ static handler_t response_start(request_st * const r, listener * const l) {
      * server.stream-response-body says (a per-request copy) */
     r->resp_body_started = 1;
     r->conf.stream_response_body |= FDEVENT_STREAM_RESPONSE;
-    listener_cap_sndbuf(r, l->slot);
-    l->started = 1;
-    fanout_join(&l->slot->fan, &l->fl);
-    if (l->slot->fan.nlisteners == 1) stream_wake_on_frames(l->slot->stream, 1);
+    listener_cap_sndbuf(r, slot);
+    listener_join(l);
     return HANDLER_WAIT_FOR_EVENT;
 }
 
 static handler_t response_end(request_st * const r, listener * const l) {
     listener_unlink(l);
+    if (l->ending == END_DROP) return HANDLER_ERROR;  /* closes it, queue and all */
     http_chunk_close(r);
     r->resp_body_finished = 1;
     return HANDLER_FINISHED;
+}
+
+static handler_t response_first(request_st * const r, plugin_data * const p,
+                                listener * const l) {
+    switch ((enum request_kind)l->kind) {
+      case KIND_STREAM:   return response_start(r, l);
+      case KIND_PLAYLIST: return response_playlist(r, l->slot, (enum playlist_kind)l->playlist);
+      case KIND_OPTIONS:  return response_options(r, l->slot);
+      case KIND_STATUS:   return response_status(r, p);
+      case KIND_ADMIN:    return response_admin(r, p);
+      case KIND_BAD_METHOD:
+      default:
+        header_set(r, CONST_STR_LEN("Allow"), ALLOWED_METHODS);
+        return response_error(r, 405,
+          CONST_STR_LEN("405 Method Not Allowed: use GET, HEAD or OPTIONS\n"));
+    }
 }
 
 SUBREQUEST_FUNC(mod_audiostream_subrequest) {
@@ -322,7 +661,7 @@ SUBREQUEST_FUNC(mod_audiostream_subrequest) {
     listener * const l = r->plugin_ctx[p->id];
     if (NULL == l) return HANDLER_GO_ON;
     if (l->ending) return response_end(r, l);
-    if (!l->started) return response_start(r, l);
+    if (!l->started) return response_first(r, p, l);
     return HANDLER_WAIT_FOR_EVENT;  /* the wake-up handler appends audio */
 }
 
@@ -352,7 +691,7 @@ static void slot_each_listener(stream_slot * const slot, void (*fn)(listener *))
 
 static void listener_end_soon(listener * const l) {
     if (l->ending) return;
-    l->ending = 1;
+    l->ending = END_FINISH;
     joblist_append(l->r->con);
 }
 
@@ -380,7 +719,11 @@ static int slot_start(server * const srv, stream_slot * const slot) {
         .writes_per_second = c->writes_per_second,
         .frame_us = (unsigned)(1152 * 1000000ull / c->rate),
         .max_interval_us = MAX_INTERVAL_US,
-        .lag_max = (size_t)c->bitrate * 1000 / 8 * LAG_SECONDS,
+        /* a frame more than queue-ms, so that a burst of all of it, rounded
+         * back to a frame boundary, is not already too far behind */
+        .lag_max = (size_t)c->bitrate * c->queue_ms / 8 + MP3_FRAME_MAX_LEN,
+        .drop_slow = 0 == strcmp(c->slow_listener, "drop"),
+        .burst = (size_t)c->bitrate * c->burst_ms / 8,
         .queue_cap = QUEUE_CAP,
         .batch = FANOUT_BATCH,
     };
@@ -389,6 +732,9 @@ static int slot_start(server * const srv, stream_slot * const slot) {
           "audiostream.streams[\"%s\"]: out of memory", slot->cfg.path);
         return 0;
     }
+    icy_title_init(&slot->title);
+    slot_set_title(slot, c->title, strlen(c->title));
+    slot->started = log_epoch_secs;
     slot->ring_end = ring_end(stream_ring(slot->stream));
     slot->fdn = fdevent_register(srv->ev, stream_wake_fd(slot->stream),
                                  mod_audiostream_wake, slot);

@@ -7,15 +7,65 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "icy.h"
+#include "title.h"
+#include "utf8.h"
+
 typedef int (*uint_check)(unsigned long long v);
+typedef int (*str_check)(const char *s);
 
 struct setting {
     const char *key;
     enum stream_config_type type;
     size_t offset;          /* of a char * or an unsigned in struct stream_config */
-    uint_check valid;       /* integers only */
+    uint_check valid;       /* integers */
+    str_check valid_str;    /* strings */
     const char *allowed;    /* said when the value is refused */
 };
+
+/* text that goes into a response header: no control character can end the
+ * header early or start another (response splitting) */
+static int no_controls(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; ++p)
+        if (*p < 0x20 || *p == 0x7f) return 0;
+    return 1;
+}
+
+static int valid_device(const char *s)
+{
+    return s[0] != '\0' && no_controls(s);
+}
+
+static int valid_header_text(const char *s)
+{
+    const size_t n = strlen(s);
+    return n <= 1024 && no_controls(s) && utf8_valid(s, n);
+}
+
+static int valid_title(const char *s)
+{
+    const size_t n = strlen(s);
+    return n <= TITLE_MAX && no_controls(s) && utf8_valid(s, n);
+}
+
+static int valid_slow_listener(const char *s)
+{
+    return strcmp(s, "skip") == 0 || strcmp(s, "drop") == 0;
+}
+
+/* "*", or one origin as browsers send it: scheme://host[:port] */
+static int valid_origin(const char *s)
+{
+    if (s[0] == '\0' || strcmp(s, "*") == 0) return 1;
+    const char *host = strncmp(s, "http://", 7) == 0 ? s + 7
+                     : strncmp(s, "https://", 8) == 0 ? s + 8 : NULL;
+    if (!host || !*host || strlen(s) > 256) return 0;
+    for (const char *p = host; *p; ++p)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:", *p))
+            return 0;
+    return 1;
+}
 
 static int valid_rate(unsigned long long v)
 {
@@ -51,22 +101,70 @@ static int valid_writes_per_second(unsigned long long v)
     return v >= 100 && v <= 10000000;
 }
 
+static int valid_burst_ms(unsigned long long v)
+{
+    return v <= 60000;
+}
+
+static int valid_queue_ms(unsigned long long v)
+{
+    return v >= 500 && v <= 60000;
+}
+
+static int valid_max_listeners(unsigned long long v)
+{
+    return v <= 1000000;
+}
+
+static int valid_metaint(unsigned long long v)
+{
+    return v >= ICY_METAINT_MIN && v <= ICY_METAINT_MAX;
+}
+
+#define INT(key, field, check, allowed) \
+    { key, STREAM_CONFIG_INTEGER, offsetof(struct stream_config, field), check, NULL, allowed }
+#define STR(key, field, check, allowed) \
+    { key, STREAM_CONFIG_STRING, offsetof(struct stream_config, field), NULL, check, allowed }
+
 static const struct setting settings[] = {
-    { "device", STREAM_CONFIG_STRING, offsetof(struct stream_config, device), NULL,
-      "a non-empty ALSA PCM name" },
-    { "rate", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, rate), valid_rate,
-      "32000, 44100 or 48000 (Hz)" },
-    { "channels", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, channels), valid_channels,
-      "1 or 2" },
-    { "bitrate", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, bitrate), valid_bitrate,
-      "an MPEG-1 Layer III bitrate: 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256 or 320 (kbit/s)" },
-    { "quality", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, quality), valid_quality,
-      "0 (best) to 9 (fastest)" },
-    { "bit-reservoir", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, bit_reservoir),
-      valid_flag, "0 (off: lowest latency) or 1 (on: LAME's bit reservoir, ~50 ms more latency)" },
-    { "writes-per-second", STREAM_CONFIG_INTEGER, offsetof(struct stream_config, writes_per_second),
-      valid_writes_per_second, "100 to 10000000 (socket writes a second for all its listeners)" },
+    STR("device", device, valid_device, "a non-empty ALSA PCM name"),
+    INT("rate", rate, valid_rate, "32000, 44100 or 48000 (Hz)"),
+    INT("channels", channels, valid_channels, "1 or 2"),
+    INT("bitrate", bitrate, valid_bitrate,
+        "an MPEG-1 Layer III bitrate: 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256 or 320 (kbit/s)"),
+    INT("quality", quality, valid_quality, "0 (best) to 9 (fastest)"),
+    INT("bit-reservoir", bit_reservoir, valid_flag,
+        "0 (off: lowest latency) or 1 (on: LAME's bit reservoir, ~50 ms more latency)"),
+    INT("writes-per-second", writes_per_second, valid_writes_per_second,
+        "100 to 10000000 (socket writes a second for all its listeners)"),
+    INT("burst-ms", burst_ms, valid_burst_ms, "0 (off) to 60000 (ms of audio a new listener gets at once)"),
+    INT("queue-ms", queue_ms, valid_queue_ms, "500 to 60000 (ms a listener may fall behind live)"),
+    STR("slow-listener", slow_listener, valid_slow_listener,
+        "\"skip\" (to live) or \"drop\" (disconnect)"),
+    INT("max-listeners", max_listeners, valid_max_listeners, "0 (no limit) to 1000000"),
+    STR("name", name, valid_header_text, "UTF-8 text without control characters, at most 1024 bytes"),
+    STR("description", description, valid_header_text,
+        "UTF-8 text without control characters, at most 1024 bytes"),
+    STR("genre", genre, valid_header_text, "UTF-8 text without control characters, at most 1024 bytes"),
+    STR("url", url, valid_header_text, "UTF-8 text without control characters, at most 1024 bytes"),
+    INT("public", public_, valid_flag, "0 or 1"),
+    INT("metaint", metaint, valid_metaint, "1 to 65536 (audio bytes between ICY metadata blocks)"),
+    STR("title", title, valid_title, "UTF-8 text without control characters, at most 1024 bytes"),
+    STR("cors-origin", cors_origin, valid_origin,
+        "\"*\", \"\" (no CORS) or one origin such as \"https://radio.example\""),
 };
+
+#define NSETTINGS (sizeof(settings) / sizeof(*settings))
+
+
+static int strings_allocated(const struct stream_config *c)
+{
+    for (size_t i = 0; i < NSETTINGS; ++i)
+        if (settings[i].type == STREAM_CONFIG_STRING
+            && !*(char *const *)(const void *)((const char *)c + settings[i].offset))
+            return 0;
+    return 1;
+}
 
 int stream_config_init(struct stream_config *c, const char *path, char *err, size_t errlen)
 {
@@ -83,7 +181,19 @@ int stream_config_init(struct stream_config *c, const char *path, char *err, siz
     c->quality = 5;
     c->bit_reservoir = 0;
     c->writes_per_second = 40000;
-    if (!c->path || !c->device) {
+    c->burst_ms = 1000;
+    c->queue_ms = 5000;
+    c->slow_listener = strdup("skip");
+    c->max_listeners = 0;
+    c->name = strdup("");
+    c->description = strdup("");
+    c->genre = strdup("");
+    c->url = strdup("");
+    c->public_ = 0;
+    c->metaint = ICY_METAINT_DEFAULT;
+    c->title = strdup("");
+    c->cors_origin = strdup("*");
+    if (!c->path || !strings_allocated(c)) {
         stream_config_free(c);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -93,9 +203,24 @@ int stream_config_init(struct stream_config *c, const char *path, char *err, siz
 
 void stream_config_free(struct stream_config *c)
 {
+    for (size_t i = 0; i < NSETTINGS; ++i) {
+        if (settings[i].type != STREAM_CONFIG_STRING) continue;
+        char **field = (char **)(void *)((char *)c + settings[i].offset);
+        free(*field);
+        *field = NULL;
+    }
     free(c->path);
-    free(c->device);
-    c->path = c->device = NULL;
+    c->path = NULL;
+}
+
+int stream_config_check(const struct stream_config *c, char *err, size_t errlen)
+{
+    if (c->burst_ms > c->queue_ms) {
+        snprintf(err, errlen, "\"burst-ms\" => %u is more than \"queue-ms\" => %u: a listener "
+                 "would start further behind live than it may fall", c->burst_ms, c->queue_ms);
+        return -1;
+    }
+    return 0;
 }
 
 /* integers may also be written as a string of decimal digits, as lighttpd
@@ -140,7 +265,7 @@ static int set_string(char **field, const char *str)
 static int unknown_key(const char *key, char *err, size_t errlen)
 {
     int n = snprintf(err, errlen, "unknown key \"%s\" (known:", key);
-    for (size_t i = 0; i < sizeof(settings) / sizeof(*settings) && n > 0 && (size_t)n < errlen; ++i)
+    for (size_t i = 0; i < NSETTINGS && n > 0 && (size_t)n < errlen; ++i)
         n += snprintf(err + n, errlen - (size_t)n, " %s", settings[i].key);
     if (n > 0 && (size_t)n < errlen) snprintf(err + n, errlen - (size_t)n, ")");
     return -1;
@@ -150,12 +275,12 @@ int stream_config_set(struct stream_config *c, const char *key, enum stream_conf
                       const char *str, long long num, char *err, size_t errlen)
 {
     const struct setting *s = NULL;
-    for (size_t i = 0; i < sizeof(settings) / sizeof(*settings); ++i)
+    for (size_t i = 0; i < NSETTINGS; ++i)
         if (strcmp(settings[i].key, key) == 0) s = &settings[i];
     if (!s) return unknown_key(key, err, errlen);
     char *field = (char *)c + s->offset;
     if (s->type == STREAM_CONFIG_STRING) {
-        if (type != STREAM_CONFIG_STRING || str[0] == '\0')
+        if (type != STREAM_CONFIG_STRING || !s->valid_str(str))
             return refuse(s, type, str, num, err, errlen);
         if (set_string((char **)(void *)field, str) == 0) return 0;
         snprintf(err, errlen, "out of memory");

@@ -15,6 +15,15 @@ struct stream_config {
     unsigned quality;   /* LAME algorithm quality, 0 best .. 9 fastest */
     unsigned bit_reservoir;     /* LAME's bit reservoir: quality for ~50 ms latency */
     unsigned writes_per_second; /* the stream's budget of socket writes */
+    unsigned burst_ms;  /* recent audio a new listener gets at once */
+    unsigned queue_ms;  /* how far behind live a listener may fall */
+    char *slow_listener;        /* past queue_ms: "skip" to live or "drop" */
+    unsigned max_listeners;     /* 0: no limit */
+    char *name, *description, *genre, *url;  /* icy-* headers; "" not sent */
+    unsigned public_;           /* icy-pub */
+    unsigned metaint;           /* audio bytes between ICY metadata blocks */
+    char *title;                /* the title until the admin URL sets one */
+    char *cors_origin;          /* Access-Control-Allow-Origin; "" none */
 };
 
 enum stream_config_type { STREAM_CONFIG_STRING, STREAM_CONFIG_INTEGER, STREAM_CONFIG_OTHER };
@@ -28,5 +37,9 @@ void stream_config_free(struct stream_config *c);
  * -1 with a message naming the key and the value when either is not valid. */
 int stream_config_set(struct stream_config *c, const char *key, enum stream_config_type type,
                       const char *str, long long num, char *err, size_t errlen);
+
+/* Checks the rules between keys, once all are set. Returns -1 with a
+ * message naming the keys when they disagree. */
+int stream_config_check(const struct stream_config *c, char *err, size_t errlen);
 
 #endif

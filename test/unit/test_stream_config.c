@@ -27,6 +27,11 @@ static void test_defaults(void)
     assert(strcmp(c.path, "/live.mp3") == 0 && strcmp(c.device, "default") == 0);
     assert(c.rate == 44100 && c.channels == 2 && c.bitrate == 128 && c.quality == 5);
     assert(c.bit_reservoir == 0 && c.writes_per_second == 40000);
+    assert(c.burst_ms == 1000 && c.queue_ms == 5000 && strcmp(c.slow_listener, "skip") == 0);
+    assert(c.max_listeners == 0 && c.public_ == 0 && c.metaint == 16000);
+    assert(!*c.name && !*c.description && !*c.genre && !*c.url && !*c.title);
+    assert(strcmp(c.cors_origin, "*") == 0);
+    assert(stream_config_check(&c, err, sizeof(err)) == 0);
     stream_config_free(&c);
 }
 
@@ -82,6 +87,49 @@ static void test_invalid_values(void)
     stream_config_free(&c);
 }
 
+static void test_listener_keys(void)
+{
+    struct stream_config c;
+    assert(stream_config_init(&c, "/live.mp3", err, sizeof(err)) == 0);
+    assert(set_int(&c, "burst-ms", 0) == 0 && c.burst_ms == 0);
+    assert(set_int(&c, "queue-ms", 60000) == 0 && c.queue_ms == 60000);
+    assert(set_str(&c, "slow-listener", "drop") == 0 && strcmp(c.slow_listener, "drop") == 0);
+    assert(set_int(&c, "max-listeners", 100) == 0 && c.max_listeners == 100);
+    assert(set_str(&c, "name", "Radio \xC3\xA9t\xC3\xA9") == 0);        /* UTF-8 */
+    assert(set_str(&c, "name", "") == 0 && !*c.name);               /* "" is "not sent" */
+    assert(set_str(&c, "url", "https://radio.example/") == 0);
+    assert(set_int(&c, "public", 1) == 0 && c.public_ == 1);
+    assert(set_int(&c, "metaint", 8192) == 0 && c.metaint == 8192);
+    assert(set_str(&c, "title", "Artist - It's \"live\"") == 0);
+    assert(set_str(&c, "cors-origin", "") == 0 && !*c.cors_origin);
+    assert(set_str(&c, "cors-origin", "https://player.example:8443") == 0);
+    expect_refused(set_int(&c, "burst-ms", 60001), "\"burst-ms\"", "60001");
+    expect_refused(set_int(&c, "queue-ms", 499), "\"queue-ms\"", "499");
+    expect_refused(set_str(&c, "slow-listener", "kick"), "\"slow-listener\"", "kick");
+    expect_refused(set_int(&c, "max-listeners", -1), "\"max-listeners\"", "-1");
+    expect_refused(set_str(&c, "name", "Evil\r\nSet-Cookie: x=1"), "\"name\"", NULL);
+    expect_refused(set_str(&c, "genre", "Latin-1 \xE9"), "\"genre\"", NULL);
+    expect_refused(set_int(&c, "public", 2), "\"public\"", "2");
+    expect_refused(set_int(&c, "metaint", 0), "\"metaint\"", "0");
+    expect_refused(set_int(&c, "metaint", 65537), "\"metaint\"", "65537");
+    expect_refused(set_str(&c, "cors-origin", "https://a.example, https://b.example"),
+                   "\"cors-origin\"", NULL);
+    expect_refused(set_str(&c, "cors-origin", "radio.example"), "\"cors-origin\"", NULL);
+    char long_title[1026];
+    memset(long_title, 'a', sizeof(long_title) - 1);
+    long_title[1025] = '\0';
+    expect_refused(set_str(&c, "title", long_title), "\"title\"", NULL);
+    long_title[1024] = '\0';
+    assert(set_str(&c, "title", long_title) == 0 && strlen(c.title) == 1024);
+    /* between keys: a burst longer than the queue would start a listener
+     * further behind than it may fall */
+    assert(set_int(&c, "queue-ms", 2000) == 0 && set_int(&c, "burst-ms", 3000) == 0);
+    assert(stream_config_check(&c, err, sizeof(err)) == -1);
+    assert(strstr(err, "\"burst-ms\" => 3000") && strstr(err, "\"queue-ms\" => 2000"));
+    assert(set_int(&c, "burst-ms", 2000) == 0 && stream_config_check(&c, err, sizeof(err)) == 0);
+    stream_config_free(&c);
+}
+
 static void test_bad_path(void)
 {
     struct stream_config c;
@@ -97,6 +145,7 @@ int main(void)
     test_valid_values();
     test_invalid_values();
     test_bad_path();
+    test_listener_keys();
     printf("test_stream_config: ok\n");
     return 0;
 }

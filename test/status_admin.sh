@@ -1,0 +1,126 @@
+# Integration tests of the status URL (Icecast's status-json.xsl) and the
+# admin URL (Icecast's metadata update), sourced by test/integration.sh.
+
+AUTH_MODULES='server.modules += ( "mod_auth", "mod_authn_file", "mod_audiostream" )'
+
+# json_get FILE EXPR: a value from the document through Python's json, the
+# parser dashboards use; prints "INVALID" when it does not parse
+json_get() {
+    python3 -c 'import json, sys
+try:
+    d = json.load(open(sys.argv[1], encoding="utf-8"))
+except Exception as e:
+    print("INVALID", e); sys.exit(0)
+print(eval(sys.argv[2], {"d": d}))' "$1" "$2"
+}
+
+test_status() {
+    start_server status "$MODULES
+audiostream.status-url = \"/status-json.xsl\"
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"name\" => \"Test \\\"FM\\\"\",
+    \"genre\" => \"Jazz\", \"title\" => \"It's live\" ) )" \
+        || { fail "status: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "status: stream never went live"; stop_server; return; }
+    local why=$DIR/why pids=()
+    curl -s --max-time 4 -o /dev/null "$URL/live.mp3" & pids+=($!)
+    curl -s --max-time 4 -o /dev/null "$URL/live.mp3" & pids+=($!)
+    sleep 1
+    curl -s -D "$DIR/s.hdr" -o "$DIR/s.json" "$URL/status-json.xsl"
+    wait "${pids[@]}"
+    sleep 0.5   # lighttpd learns of a gone client at its next write or two
+    curl -s -o "$DIR/s2.json" "$URL/status-json.xsl"
+    { [ "$(status_line "$DIR/s")" = "HTTP/1.1 200 OK" ] || echo "status: $(status_line "$DIR/s")"
+      [ "$(header "$DIR/s" content-type)" = "application/json; charset=UTF-8" ] \
+          || echo "Content-Type: $(header "$DIR/s" content-type)"
+      local got
+      got=$(json_get "$DIR/s.json" 'type(d["icestats"]["source"]).__name__')
+      [ "$got" = dict ] || echo "one stream: source is $got, Icecast gives an object"
+      got=$(json_get "$DIR/s.json" '[d["icestats"]["source"][k] for k in ("listeners", "listener_peak", "bitrate", "server_name", "genre", "title", "server_type")]')
+      [ "$got" = "[2, 2, 128, 'Test \"FM\"', 'Jazz', \"It's live\", 'audio/mpeg']" ] || echo "source: $got"
+      got=$(json_get "$DIR/s.json" 'd["icestats"]["source"]["listenurl"]')
+      [ "$got" = "$URL/live.mp3" ] || echo "listenurl: $got"
+      got=$(json_get "$DIR/s.json" 'list(d["icestats"]["source"])[-1]')
+      [ "$got" = dummy ] || echo "last key of a source: $got (Icecast ends with dummy)"
+      got=$(json_get "$DIR/s.json" 'd["icestats"]["source"]["audiostream"]["device_state"]')
+      [ "$got" = live ] || echo "device_state: $got"
+      got=$(json_get "$DIR/s2.json" '[d["icestats"]["source"][k] for k in ("listeners", "listener_peak")] + [d["icestats"]["source"]["audiostream"]["bytes_sent"] > 100000]')
+      [ "$got" = "[0, 2, True]" ] || echo "after they left (listeners, peak, bytes_sent > 100000): $got"
+    } > "$why"
+    verdict "status URL: Icecast's status-json shape, listeners now and peak, our counters" "$why"
+    stop_server
+    sanitizer_reports "status"
+
+    start_server status2 "$MODULES
+audiostream.status-url = \"/status-json.xsl\"
+audiostream.streams = ( \"/a.mp3\" => ( \"device\" => \"tone997\" ), \"/b.mp3\" => ( \"device\" => \"tone440\" ) )" \
+        || { fail "status: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /a.mp3
+    curl -s -o "$DIR/s.json" "$URL/status-json.xsl"
+    local got
+    got=$(json_get "$DIR/s.json" '[s["listenurl"].rsplit("/", 1)[1] for s in d["icestats"]["source"]]')
+    if [ "$got" = "['a.mp3', 'b.mp3']" ]; then pass "status URL: two streams make source an array, as Icecast's"
+    else fail "status URL: two streams make source an array, as Icecast's" "got: $got"; fi
+    stop_server
+    sanitizer_reports "status2"
+}
+
+# admin_get USER_OPT QUERY: the admin URL's answer into $DIR/a.hdr and a.body
+admin_get() {
+    curl -s $1 -D "$DIR/a.hdr" -o "$DIR/a.body" --max-time 3 "$URL/admin/metadata?$2"
+}
+
+status_title() {
+    curl -s -o "$DIR/t.json" "$URL/status-json.xsl"
+    json_get "$DIR/t.json" 'd["icestats"]["source"]["title"]'
+}
+
+test_admin() {
+    printf 'admin:secret\n' > "$WORK/users"
+    start_server admin "$AUTH_MODULES
+auth.backend = \"plain\"
+auth.backend.plain.userfile = \"$WORK/users\"
+auth.require = ( \"/admin/\" => ( \"method\" => \"basic\", \"realm\" => \"radio\", \"require\" => \"valid-user\" ) )
+audiostream.status-url = \"/status-json.xsl\"
+audiostream.admin-url = \"/admin/metadata\"
+$STREAM_997" || { fail "admin: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "admin: stream never went live"; stop_server; return; }
+    local why=$DIR/why ok='<iceresponse><message>Metadata update successful</message><return>1</return></iceresponse>'
+    { admin_get "" "mount=/live.mp3&mode=updinfo&song=Nobody"
+      [ "$(status_line "$DIR/a")" = "HTTP/1.1 401 Unauthorized" ] || echo "no credentials: $(status_line "$DIR/a")"
+      admin_get "-u admin:wrong" "mount=/live.mp3&mode=updinfo&song=Nobody"
+      [ "$(status_line "$DIR/a")" = "HTTP/1.1 401 Unauthorized" ] || echo "bad password: $(status_line "$DIR/a")"
+      [ -z "$(status_title)" ] || echo "title changed without credentials: $(status_title)"
+      admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=Artist%20-%20Title"
+      [ "$(status_line "$DIR/a")" = "HTTP/1.1 200 OK" ] || echo "update: $(status_line "$DIR/a")"
+      grep -qF "$ok" "$DIR/a.body" || echo "update answer: $(cat "$DIR/a.body")"
+      [ "$(status_title)" = "Artist - Title" ] || echo "title after update: $(status_title)"
+      admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=Caf%E9&charset=ISO-8859-1"
+      [ "$(status_title)" = "Café" ] || echo "ISO-8859-1 title: $(status_title)"
+      admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=Caf%E9"
+      [ "$(status_line "$DIR/a")" = "HTTP/1.1 400 Bad Request" ] || echo "Latin-1 bytes as UTF-8: $(status_line "$DIR/a")"
+      admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=$(printf 'x%.0s' $(seq 1 1025))"
+      [ "$(status_line "$DIR/a")" = "HTTP/1.1 400 Bad Request" ] || echo "1025-byte title: $(status_line "$DIR/a")"
+      grep -q '<return>0</return>' "$DIR/a.body" || echo "1025-byte title answer: $(cat "$DIR/a.body")"
+      admin_get "-u admin:secret" "mount=/other.mp3&mode=updinfo&song=x"
+      [ "$(status_line "$DIR/a")" = "HTTP/1.1 400 Bad Request" ] || echo "unknown mount: $(status_line "$DIR/a")"
+      [ "$(status_title)" = "Café" ] || echo "a refused update changed the title: $(status_title)"
+      grep -q 'title set by admin' "$DIR/error.log" || echo "the update is not logged with its user"
+    } > "$why"
+    verdict "admin URL: Icecast's updinfo, only for a user lighttpd authenticated; bad titles refused, not cut" "$why"
+    stop_server
+    sanitizer_reports "admin"
+
+    # no auth.require for it: the admin URL refuses rather than opening up
+    start_server admin-open "$MODULES
+audiostream.status-url = \"/status-json.xsl\"
+audiostream.admin-url = \"/admin/metadata\"
+$STREAM_997" || { fail "admin: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3
+    { admin_get "" "mount=/live.mp3&mode=updinfo&song=Hijack"
+      [ "$(status_line "$DIR/a")" = "HTTP/1.1 403 Forbidden" ] || echo "no auth configured: $(status_line "$DIR/a")"
+      grep -q 'mod_auth' "$DIR/a.body" || echo "the refusal does not say why: $(cat "$DIR/a.body")"
+      [ -z "$(status_title)" ] || echo "title changed: $(status_title)"; } > "$why"
+    verdict "admin URL without auth.require: 403, nothing changes" "$why"
+    stop_server
+    sanitizer_reports "admin-open"
+}
