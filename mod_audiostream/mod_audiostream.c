@@ -149,6 +149,24 @@ static int slots_configure(server * const srv, plugin_data * const p, const arra
     return 1;   /* a path listed twice is refused by lighttpd's own parser */
 }
 
+/* streams of one device share its capture, which opens at one rate */
+__attribute_cold__
+static int slots_check_devices(server * const srv, const plugin_data * const p) {
+    char err[512];
+    for (uint32_t i = 1; i < p->nslots; ++i) {
+        for (uint32_t j = 0; j < i; ++j) {
+            const int same = stream_same_capture(&p->slots[j].cfg, &p->slots[i].cfg,
+                                                 err, sizeof(err));
+            if (same < 0) {
+                log_error(srv->errh, __FILE__, __LINE__, "audiostream.streams: %s", err);
+                return 0;
+            }
+            if (same) break;    /* the first stream of that device speaks for all */
+        }
+    }
+    return 1;
+}
+
 /* "/" and then printable characters: what a request's path can match */
 static int url_path_valid(const buffer * const b) {
     if (b->ptr[0] != '/') return 0;
@@ -201,6 +219,8 @@ SETDEFAULTS_FUNC(mod_audiostream_set_defaults) {
             break;
         }
     }
+
+    if (!slots_check_devices(srv, p)) return HANDLER_ERROR;
 
     /* each worker would open the same capture device */
     if (p->nslots && srv->srvconf.max_worker > 1) {
@@ -705,11 +725,37 @@ TRIGGER_FUNC(mod_audiostream_trigger) {
     return HANDLER_GO_ON;
 }
 
+/* the stream of the first slot before this one that names its device */
+static struct stream *slot_capture_peer(const plugin_data * const p,
+                                        const stream_slot * const slot) {
+    for (const stream_slot *o = p->slots; o != slot; ++o) {
+        if (0 == strcmp(o->cfg.device, slot->cfg.device)) return o->stream;
+    }
+    return NULL;
+}
+
+/* a stream with the capture of an earlier one of its device, if any */
+__attribute_cold__
+static int slot_stream_new(server * const srv, const plugin_data * const p,
+                           stream_slot * const slot) {
+    char err[512];
+    slot->stream = stream_new(&slot->cfg, err, sizeof(err));
+    struct stream * const peer = slot->stream ? slot_capture_peer(p, slot) : NULL;
+    if (NULL == slot->stream
+        || (peer && stream_share_capture(slot->stream, peer, err, sizeof(err)) != 0)) {
+        log_error(srv->errh, __FILE__, __LINE__,
+          "audiostream.streams[\"%s\"]: %s", slot->cfg.path, err);
+        return 0;
+    }
+    return 1;
+}
+
+/* starts the slot's capture (once per device: the others find it running)
+ * and hooks its stream to the event loop */
 __attribute_cold__
 static int slot_start(server * const srv, stream_slot * const slot) {
     char err[512];
-    slot->stream = stream_new(&slot->cfg, err, sizeof(err));
-    if (NULL == slot->stream || stream_start(slot->stream, err, sizeof(err)) != 0) {
+    if (stream_start(slot->stream, err, sizeof(err)) != 0) {
         log_error(srv->errh, __FILE__, __LINE__,
           "audiostream.streams[\"%s\"]: %s", slot->cfg.path, err);
         return 0;
@@ -746,6 +792,10 @@ static int slot_start(server * const srv, stream_slot * const slot) {
 SERVER_FUNC(mod_audiostream_worker_init) {
     plugin_data * const p = p_d;
     p->owner = getpid();
+    /* every stream on its capture before any capture starts */
+    for (uint32_t i = 0; i < p->nslots; ++i) {
+        if (!slot_stream_new(srv, p, &p->slots[i])) return HANDLER_ERROR;
+    }
     for (uint32_t i = 0; i < p->nslots; ++i) {
         if (!slot_start(srv, &p->slots[i])) return HANDLER_ERROR;
     }

@@ -7,32 +7,52 @@
 
 struct mp3_encoder {
     lame_global_flags *gf;
-    unsigned channels;
+    unsigned in_channels;
 };
+
+static unsigned in_channels(const struct mp3_encoder_settings *set)
+{
+    return set->in_channels ? set->in_channels : set->channels;
+}
+
+/* LAME's message, naming the PCM's channels too when they are not the MP3's */
+static void refused(const struct mp3_encoder_settings *set, int rc, char *err, size_t errlen)
+{
+    char in[32] = "";
+    if (in_channels(set) != set->channels)
+        snprintf(in, sizeof(in), " from %u", in_channels(set));
+    snprintf(err, errlen, "LAME refused %u Hz, %u channel(s)%s, %u kbit/s, quality %u (error %d)",
+             set->rate, set->channels, in, set->bitrate, set->quality, rc);
+}
 
 static lame_global_flags *configure(const struct mp3_encoder_settings *set,
                                     char *err, size_t errlen)
 {
-    const unsigned rate = set->rate, channels = set->channels;
-    const unsigned bitrate = set->bitrate, quality = set->quality;
+    /* a stereo MP3 of mono PCM would only pretend: a shared device opens
+     * with the most channels any of its streams wants */
+    if (in_channels(set) < set->channels) {
+        snprintf(err, errlen, "cannot encode %u channel(s) from %u", set->channels,
+                 in_channels(set));
+        return NULL;
+    }
     lame_global_flags *gf = lame_init();
     if (!gf) {
         snprintf(err, errlen, "lame_init failed");
         return NULL;
     }
-    lame_set_in_samplerate(gf, (int)rate);
-    lame_set_out_samplerate(gf, (int)rate);   /* never resample */
-    lame_set_num_channels(gf, (int)channels);
-    lame_set_mode(gf, channels == 1 ? MONO : JOINT_STEREO);
+    lame_set_in_samplerate(gf, (int)set->rate);
+    lame_set_out_samplerate(gf, (int)set->rate);   /* never resample */
+    lame_set_num_channels(gf, (int)in_channels(set));
+    /* MONO with 2 channels in: LAME averages them */
+    lame_set_mode(gf, set->channels == 1 ? MONO : JOINT_STEREO);
     lame_set_VBR(gf, vbr_off);
-    lame_set_brate(gf, (int)bitrate);
-    lame_set_quality(gf, (int)quality);
+    lame_set_brate(gf, (int)set->bitrate);
+    lame_set_quality(gf, (int)set->quality);
     lame_set_bWriteVbrTag(gf, 0);             /* a live stream has no Xing header */
     lame_set_disable_reservoir(gf, !set->bit_reservoir);
     const int rc = lame_init_params(gf);
     if (rc < 0) {
-        snprintf(err, errlen, "LAME refused %u Hz, %u channel(s), %u kbit/s, quality %u (error %d)",
-                 rate, channels, bitrate, quality, rc);
+        refused(set, rc, err, errlen);
         lame_close(gf);
         return NULL;
     }
@@ -51,7 +71,7 @@ struct mp3_encoder *mp3_encoder_new(const struct mp3_encoder_settings *set,
         return NULL;
     }
     enc->gf = gf;
-    enc->channels = set->channels;
+    enc->in_channels = in_channels(set);
     return enc;
 }
 
@@ -70,8 +90,10 @@ size_t mp3_encoder_out_bound(size_t frames)
 long mp3_encoder_encode(struct mp3_encoder *enc, const int16_t *pcm, size_t frames,
                         unsigned char *out, size_t outcap)
 {
-    /* LAME's interleaved entry point takes stereo only; mono goes in as one channel */
-    const int n = enc->channels == 2
+    /* LAME's interleaved entry point takes stereo only; mono goes in as one
+     * channel. The cast only fits its prototype: LAME 3.100 copies the PCM
+     * into its own buffers before it downmixes, and never writes pcm. */
+    const int n = enc->in_channels == 2
         ? lame_encode_buffer_interleaved(enc->gf, (short *)pcm, (int)frames, out, (int)outcap)
         : lame_encode_buffer(enc->gf, pcm, NULL, (int)frames, out, (int)outcap);
     return n < 0 ? -1 : n;

@@ -1,4 +1,12 @@
-/* Capture thread, encoder and ring of one stream; see stream.h. */
+/* Captures, encoders and rings of the streams; see stream.h.
+ *
+ * A capture is one device opened by one thread. The streams that name the
+ * same device share it: after each period read, the thread encodes the PCM
+ * once per stream, with that stream's encoder, into that stream's ring. The
+ * thread touches a stream through its ring (locked), its atomics, its
+ * eventfd and its message queue (locked), and its encoder and output
+ * buffer, which nothing else touches while the thread runs; nor does the
+ * list of streams change then. */
 #include "stream.h"
 
 #include <errno.h>
@@ -17,33 +25,51 @@
 #include "mp3_frame.h"
 
 enum {
-    RING_SECONDS = 10,          /* audio kept for late readers (and bursts) */
+    RING_SECONDS = 10,          /* audio kept for late readers and bursts, */
+    RING_SPARE_SECONDS = 2,     /* or queue-ms and this, when that is longer */
     PERIOD_FRAMES = 1152,       /* one MPEG-1 frame: a wake-up per frame */
     READ_TIMEOUT_MS = 200,      /* how soon a stop or a stalled device is seen */
     BACKOFF_MIN_MS = 250,
     BACKOFF_MAX_MS = 5000,
     MESSAGES = 8,
     MESSAGE_LEN = 512,
+    LABEL_LEN = 256,
+};
+
+struct capture {
+    char *device;               /* a copy: it may outlive the stream that named it */
+    unsigned rate, channels;    /* channels: the most any of its streams encodes */
+    struct stream *streams;     /* the first gets the messages */
+    pthread_t thread;
+    int thread_running;
+    atomic_int live;
+    atomic_ulong overruns;
+
+    pthread_mutex_t lock;       /* guards stop */
+    pthread_cond_t stop_cond;   /* interrupts the back-off sleep */
+    int stop;
+    char label[LABEL_LEN];      /* names the device in messages; set before the thread starts */
+    char last_report[MESSAGE_LEN];  /* capture thread only: log state changes once */
 };
 
 struct stream {
     const struct stream_config *cfg;
+    struct capture *cap;
+    struct stream *next;        /* on the same capture */
     struct mp3_encoder *enc;
+    unsigned enc_channels;      /* PCM channels enc takes in */
     struct ring ring;
     int wake_fd;
-    pthread_t thread;
-    int thread_running;
-    atomic_int live;
     atomic_int wake_on_frames;
-    atomic_ulong overruns;
+    unsigned char *mp3;         /* capture thread only: output not yet a whole frame */
+    size_t mp3_cap, mp3_len;
 
-    pthread_mutex_t lock;       /* guards stop and the messages */
-    pthread_cond_t stop_cond;   /* interrupts the back-off sleep */
-    int stop;
+    pthread_mutex_t lock;       /* guards the messages */
     char messages[MESSAGES][MESSAGE_LEN];
     unsigned msg_head, msg_count;
-    char last_report[MESSAGE_LEN];  /* capture thread only: log state changes once */
 };
+
+/* ---- waking the loop, messages ---- */
 
 static void wake(struct stream *s)
 {
@@ -52,24 +78,32 @@ static void wake(struct stream *s)
     if (write(s->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) return;
 }
 
-/* Leaves a message for the loop to log, unless it repeats the last one:
- * a device that stays absent is logged once, not at every retry. */
-static void report(struct stream *s, const char *fmt, ...)
+static void post_message(struct stream *s, const char *msg)
 {
-    char msg[MESSAGE_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (strcmp(msg, s->last_report) == 0) return;
-    memcpy(s->last_report, msg, sizeof(msg));
     pthread_mutex_lock(&s->lock);
     if (s->msg_count < MESSAGES) {
-        memcpy(s->messages[(s->msg_head + s->msg_count) % MESSAGES], msg, sizeof(msg));
+        snprintf(s->messages[(s->msg_head + s->msg_count) % MESSAGES], MESSAGE_LEN, "%s", msg);
         s->msg_count++;
     }
     pthread_mutex_unlock(&s->lock);
     wake(s);
+}
+
+/* Leaves a message for the loop to log, unless it repeats the last one:
+ * a device that stays absent is logged once, not at every retry. It goes to
+ * the capture's first stream only: one line per change of the device, and
+ * the label names the other streams that share it. */
+static void report(struct capture *cap, const char *fmt, ...)
+{
+    char msg[MESSAGE_LEN];
+    const int n = snprintf(msg, sizeof(msg), "%s: ", cap->label);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (strcmp(msg, cap->last_report) == 0) return;
+    memcpy(cap->last_report, msg, sizeof(msg));
+    post_message(cap->streams, msg);
 }
 
 int stream_take_message(struct stream *s, char *buf, size_t len)
@@ -85,132 +119,248 @@ int stream_take_message(struct stream *s, char *buf, size_t len)
     return have;
 }
 
-static int stopping(struct stream *s)
+/* `device "hw:1"`, or `device "hw:1" (shared with "/low.mp3")`: the glue
+ * prefixes each line with the first stream's path */
+static void capture_label(struct capture *cap)
 {
-    pthread_mutex_lock(&s->lock);
-    const int stop = s->stop;
-    pthread_mutex_unlock(&s->lock);
+    int n = snprintf(cap->label, sizeof(cap->label), "device \"%s\"", cap->device);
+    const char *sep = " (shared with ";
+    for (const struct stream *s = cap->streams->next; s && n > 0 && n < LABEL_LEN; s = s->next) {
+        n += snprintf(cap->label + n, sizeof(cap->label) - (size_t)n, "%s\"%s\"", sep,
+                      s->cfg->path);
+        sep = ", ";
+    }
+    if (cap->streams->next && n > 0 && n < LABEL_LEN)
+        snprintf(cap->label + n, sizeof(cap->label) - (size_t)n, ")");
+}
+
+/* ---- the capture thread ---- */
+
+static int stopping(struct capture *cap)
+{
+    pthread_mutex_lock(&cap->lock);
+    const int stop = cap->stop;
+    pthread_mutex_unlock(&cap->lock);
     return stop;
 }
 
 /* sleeps ms unless a stop comes first */
-static void pause_ms(struct stream *s, unsigned ms)
+static void pause_ms(struct capture *cap, unsigned ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += ms / 1000;
     until.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
-    pthread_mutex_lock(&s->lock);
-    while (!s->stop && pthread_cond_timedwait(&s->stop_cond, &s->lock, &until) != ETIMEDOUT) {}
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&cap->lock);
+    while (!cap->stop && pthread_cond_timedwait(&cap->stop_cond, &cap->lock, &until) != ETIMEDOUT) {}
+    pthread_mutex_unlock(&cap->lock);
 }
 
-/* Appends the whole frames at the start of mp3[0..*len) to the ring and
- * keeps the unfinished rest for the next call. */
-static void push_frames(struct stream *s, unsigned char *mp3, size_t *len)
+/* Appends the whole frames at the start of s->mp3 to the ring and keeps
+ * the unfinished rest for the next call. */
+static void push_frames(struct stream *s)
 {
-    const size_t skip = mp3_frame_sync(mp3, *len);   /* LAME starts aligned; be sure */
+    const size_t skip = mp3_frame_sync(s->mp3, s->mp3_len);   /* LAME starts aligned; be sure */
     size_t off = skip, pushed = 0;
     struct mp3_frame_info fi;
-    while (mp3_frame_parse(mp3 + off, *len - off, &fi) == 0 && fi.length <= *len - off) {
-        ring_append_frame(&s->ring, mp3 + off, fi.length);
+    while (mp3_frame_parse(s->mp3 + off, s->mp3_len - off, &fi) == 0
+           && fi.length <= s->mp3_len - off) {
+        ring_append_frame(&s->ring, s->mp3 + off, fi.length);
         off += fi.length;
         ++pushed;
     }
-    memmove(mp3, mp3 + off, *len - off);
-    *len -= off;
+    memmove(s->mp3, s->mp3 + off, s->mp3_len - off);
+    s->mp3_len -= off;
     if (pushed && atomic_load_explicit(&s->wake_on_frames, memory_order_relaxed)) wake(s);
 }
 
-struct capture_buffers {
-    int16_t *pcm;
-    unsigned char *mp3;
-    size_t mp3_cap, mp3_len;
-};
+/* LAME leaves its input as it was (it downmixes a copy), so every stream
+ * encodes the same buffer */
+static int encode(struct stream *s, const int16_t *pcm, size_t frames)
+{
+    const long bytes = mp3_encoder_encode(s->enc, pcm, frames,
+                                          s->mp3 + s->mp3_len, s->mp3_cap - s->mp3_len);
+    if (bytes < 0) return -1;
+    s->mp3_len += (size_t)bytes;
+    push_frames(s);
+    return 0;
+}
 
 /* Reads, encodes and publishes until a stop or a device error. */
-static void capture_run(struct stream *s, struct alsa_capture *cap, struct capture_buffers *b)
+static void capture_run(struct capture *cap, struct alsa_capture *ac, int16_t *pcm)
 {
-    const unsigned period = alsa_capture_period(cap);
-    char err[MESSAGE_LEN - 64];
-    while (!stopping(s)) {
+    const unsigned period = alsa_capture_period(ac);
+    char err[MESSAGE_LEN - LABEL_LEN - 8];
+    while (!stopping(cap)) {
         unsigned long overruns = 0;
-        const long n = alsa_capture_read(cap, b->pcm, period, READ_TIMEOUT_MS, &overruns,
+        const long n = alsa_capture_read(ac, pcm, period, READ_TIMEOUT_MS, &overruns,
                                          err, sizeof(err));
-        if (overruns) atomic_fetch_add(&s->overruns, overruns);
+        if (overruns) atomic_fetch_add(&cap->overruns, overruns);
         if (n == ALSA_CAPTURE_ERROR) {
-            report(s, "device \"%s\": %s", s->cfg->device, err);
+            report(cap, "%s", err);
             return;
         }
         if (n == ALSA_CAPTURE_TIMEOUT) continue;
-        const long bytes = mp3_encoder_encode(s->enc, b->pcm, (size_t)n,
-                                              b->mp3 + b->mp3_len, b->mp3_cap - b->mp3_len);
-        if (bytes < 0) {
-            report(s, "device \"%s\": the MP3 encoder failed", s->cfg->device);
-            return;
+        for (struct stream *s = cap->streams; s; s = s->next) {
+            if (encode(s, pcm, (size_t)n) != 0) {
+                report(cap, "the MP3 encoder of \"%s\" failed", s->cfg->path);
+                return;
+            }
         }
-        b->mp3_len += (size_t)bytes;
-        push_frames(s, b->mp3, &b->mp3_len);
     }
 }
 
-static int buffers_init(struct capture_buffers *b, unsigned period, unsigned channels)
+static void session_free(struct capture *cap, int16_t *pcm)
 {
-    b->pcm = malloc((size_t)period * channels * sizeof(*b->pcm));
-    b->mp3_cap = MP3_FRAME_MAX_LEN + mp3_encoder_out_bound(period);
-    b->mp3 = malloc(b->mp3_cap);
-    b->mp3_len = 0;
-    return b->pcm && b->mp3 ? 0 : -1;
+    free(pcm);
+    for (struct stream *s = cap->streams; s; s = s->next) {
+        free(s->mp3);
+        s->mp3 = NULL;
+        s->mp3_cap = s->mp3_len = 0;
+    }
 }
 
-static void buffers_free(struct capture_buffers *b)
+/* a period of PCM, and for each stream room for its encoder's output */
+static int16_t *session_buffers(struct capture *cap, unsigned period)
 {
-    free(b->pcm);
-    free(b->mp3);
-    memset(b, 0, sizeof(*b));
+    int16_t *pcm = malloc((size_t)period * cap->channels * sizeof(*pcm));
+    int ok = pcm != NULL;
+    for (struct stream *s = cap->streams; s; s = s->next) {
+        s->mp3_cap = MP3_FRAME_MAX_LEN + mp3_encoder_out_bound(period);
+        s->mp3 = malloc(s->mp3_cap);
+        s->mp3_len = 0;
+        ok = ok && s->mp3;
+    }
+    if (ok) return pcm;
+    session_free(cap, pcm);
+    return NULL;
 }
 
 /* one open of the device, captured from until it fails; 0 if it opened */
-static int capture_session(struct stream *s)
+static int capture_session(struct capture *cap)
 {
-    const struct stream_config *c = s->cfg;
-    char err[MESSAGE_LEN - 64];
-    struct alsa_capture *cap = alsa_capture_open(c->device, c->rate, c->channels,
-                                                 PERIOD_FRAMES, err, sizeof(err));
-    if (!cap) {
-        report(s, "device \"%s\": %s; retrying", c->device, err);
+    char err[MESSAGE_LEN - LABEL_LEN - 16];
+    struct alsa_capture *ac = alsa_capture_open(cap->device, cap->rate, cap->channels,
+                                                PERIOD_FRAMES, err, sizeof(err));
+    if (!ac) {
+        report(cap, "%s; retrying", err);
         return -1;
     }
-    struct capture_buffers b;
-    if (buffers_init(&b, alsa_capture_period(cap), c->channels) != 0) {
-        report(s, "device \"%s\": out of memory", c->device);
-        buffers_free(&b);
-        alsa_capture_close(cap);
+    int16_t *pcm = session_buffers(cap, alsa_capture_period(ac));
+    if (!pcm) {
+        report(cap, "out of memory");
+        alsa_capture_close(ac);
         return -1;
     }
-    report(s, "device \"%s\": capturing %u Hz, %u channel(s), period %u frames",
-           c->device, c->rate, c->channels, alsa_capture_period(cap));
-    atomic_store(&s->live, 1);
-    capture_run(s, cap, &b);
-    atomic_store(&s->live, 0);
-    buffers_free(&b);
-    alsa_capture_close(cap);
+    atomic_store(&cap->live, 1);               /* before the news: the loop may act on it */
+    report(cap, "capturing %u Hz, %u channel(s), period %u frames",
+           cap->rate, cap->channels, alsa_capture_period(ac));
+    capture_run(cap, ac, pcm);
+    atomic_store(&cap->live, 0);
+    session_free(cap, pcm);
+    alsa_capture_close(ac);
     return 0;
 }
 
 static void *capture_main(void *arg)
 {
-    struct stream *s = arg;
+    struct capture *cap = arg;
     unsigned backoff = BACKOFF_MIN_MS;
-    while (!stopping(s)) {
-        if (capture_session(s) == 0) backoff = BACKOFF_MIN_MS;
-        if (stopping(s)) break;
-        pause_ms(s, backoff);
+    while (!stopping(cap)) {
+        if (capture_session(cap) == 0) backoff = BACKOFF_MIN_MS;
+        if (stopping(cap)) break;
+        pause_ms(cap, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
     return NULL;
 }
+
+/* ---- the capture, on the loop's side ---- */
+
+static struct capture *capture_new(struct stream *first)
+{
+    struct capture *cap = calloc(1, sizeof(*cap));
+    if (!cap) return NULL;
+    cap->device = strdup(first->cfg->device);
+    if (!cap->device) {
+        free(cap);
+        return NULL;
+    }
+    cap->rate = first->cfg->rate;
+    cap->channels = first->cfg->channels;
+    cap->streams = first;
+    pthread_mutex_init(&cap->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&cap->stop_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    return cap;
+}
+
+static void capture_stop(struct capture *cap)
+{
+    if (!cap->thread_running) return;
+    pthread_mutex_lock(&cap->lock);
+    cap->stop = 1;
+    pthread_cond_signal(&cap->stop_cond);
+    pthread_mutex_unlock(&cap->lock);
+    pthread_join(cap->thread, NULL);
+    cap->thread_running = 0;
+}
+
+/* Stops the capture and takes s off it; frees it with its last stream. */
+static void capture_leave(struct capture *cap, struct stream *s)
+{
+    capture_stop(cap);
+    for (struct stream **p = &cap->streams; *p; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+    s->next = NULL;
+    if (cap->streams) return;
+    pthread_cond_destroy(&cap->stop_cond);
+    pthread_mutex_destroy(&cap->lock);
+    free(cap->device);
+    free(cap);
+}
+
+/* (Re)makes s's encoder for PCM of in_channels. */
+static int encoder_open(struct stream *s, unsigned in_channels, char *err, size_t errlen)
+{
+    const struct stream_config *c = s->cfg;
+    const struct mp3_encoder_settings es = {
+        .rate = c->rate, .channels = c->channels, .bitrate = c->bitrate,
+        .quality = c->quality, .bit_reservoir = (int)c->bit_reservoir,
+        .in_channels = in_channels,
+    };
+    struct mp3_encoder *enc = mp3_encoder_new(&es, err, errlen);
+    if (!enc) return -1;
+    mp3_encoder_free(s->enc);
+    s->enc = enc;
+    s->enc_channels = in_channels;
+    return 0;
+}
+
+/* A stream that joined later may have raised the device's channels: the
+ * others' encoders must then take that many in. */
+static int encoders_fit(struct capture *cap, char *err, size_t errlen)
+{
+    char why[256];
+    for (struct stream *s = cap->streams; s; s = s->next) {
+        if (s->enc_channels == cap->channels) continue;
+        if (encoder_open(s, cap->channels, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "stream \"%s\": %s", s->cfg->path, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- streams ---- */
 
 struct stream *stream_new(const struct stream_config *cfg, char *err, size_t errlen)
 {
@@ -222,20 +372,14 @@ struct stream *stream_new(const struct stream_config *cfg, char *err, size_t err
     s->cfg = cfg;
     s->wake_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->stop_cond, &ca);
-    pthread_condattr_destroy(&ca);
-    /* bytes per second at the bitrate; frames per second at the smallest frame */
-    const size_t bytes = (size_t)cfg->bitrate * 1000 / 8 * RING_SECONDS + MP3_FRAME_MAX_LEN;
-    const size_t frames = (size_t)cfg->rate / 576 * RING_SECONDS + 16;
-    const struct mp3_encoder_settings es = {
-        cfg->rate, cfg->channels, cfg->bitrate, cfg->quality, (int)cfg->bit_reservoir,
-    };
-    s->enc = mp3_encoder_new(&es, err, errlen);
-    if (!s->enc) goto fail;
-    if (ring_init(&s->ring, bytes, frames) != 0) {
+    /* a listener queue-ms behind must still find its audio in the ring;
+     * bytes per second at the bitrate; frames per second at the smallest frame */
+    size_t secs = (size_t)cfg->queue_ms / 1000 + RING_SPARE_SECONDS;
+    if (secs < RING_SECONDS) secs = RING_SECONDS;
+    const size_t bytes = (size_t)cfg->bitrate * 1000 / 8 * secs + MP3_FRAME_MAX_LEN;
+    const size_t frames = (size_t)cfg->rate / 576 * secs + 16;
+    if (encoder_open(s, cfg->channels, err, errlen) != 0) goto fail;
+    if (ring_init(&s->ring, bytes, frames) != 0 || !(s->cap = capture_new(s))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -250,37 +394,74 @@ fail:
     return NULL;
 }
 
+int stream_same_capture(const struct stream_config *first, const struct stream_config *c,
+                        char *err, size_t errlen)
+{
+    if (strcmp(first->device, c->device) != 0) return 0;
+    if (first->rate == c->rate) return 1;
+    snprintf(err, errlen,
+             "stream \"%s\" captures from device \"%s\" with \"%s\" at %u Hz: "
+             "\"rate\" => %u must match", c->path, c->device, first->path, first->rate, c->rate);
+    return -1;
+}
+
+/* why s cannot join first's capture, or NULL */
+static const char *cannot_share(const struct stream *s, const struct stream *first)
+{
+    if (first->cap->thread_running || s->cap->thread_running)
+        return "a capture has started: share before starting";
+    if (s->cap->streams != s || s->next)
+        return "the stream shares another capture already";
+    return NULL;
+}
+
+int stream_share_capture(struct stream *s, struct stream *first, char *err, size_t errlen)
+{
+    struct capture *cap = first->cap;
+    if (s->cap == cap) return 0;
+    const int same = stream_same_capture(first->cfg, s->cfg, err, errlen);
+    if (same < 0) return -1;
+    const char *why = same ? cannot_share(s, first) : "it names another device";
+    if (why) {
+        snprintf(err, errlen, "stream \"%s\" cannot share the capture of \"%s\": %s",
+                 s->cfg->path, first->cfg->path, why);
+        return -1;
+    }
+    capture_leave(s->cap, s);
+    s->cap = cap;
+    struct stream **p = &cap->streams;
+    while (*p) p = &(*p)->next;
+    *p = s;
+    if (s->cfg->channels > cap->channels) cap->channels = s->cfg->channels;
+    return 0;
+}
+
 int stream_start(struct stream *s, char *err, size_t errlen)
 {
-    s->stop = 0;
-    const int rc = pthread_create(&s->thread, NULL, capture_main, s);
+    struct capture *cap = s->cap;
+    if (cap->thread_running) return 0;
+    if (encoders_fit(cap, err, errlen) != 0) return -1;
+    capture_label(cap);
+    cap->last_report[0] = '\0';
+    cap->stop = 0;
+    const int rc = pthread_create(&cap->thread, NULL, capture_main, cap);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the capture thread: %s", strerror(rc));
         return -1;
     }
-    s->thread_running = 1;
+    cap->thread_running = 1;
     return 0;
 }
 
-void stream_stop(struct stream *s)
-{
-    if (!s->thread_running) return;
-    pthread_mutex_lock(&s->lock);
-    s->stop = 1;
-    pthread_cond_signal(&s->stop_cond);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
-    s->thread_running = 0;
-}
+void stream_stop(struct stream *s) { capture_stop(s->cap); }
 
 void stream_free(struct stream *s)
 {
     if (!s) return;
-    stream_stop(s);
+    if (s->cap) capture_leave(s->cap, s);
     if (s->wake_fd >= 0) close(s->wake_fd);
     ring_free(&s->ring);
     mp3_encoder_free(s->enc);
-    pthread_cond_destroy(&s->stop_cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -302,5 +483,5 @@ void stream_drain_wake(struct stream *s)
 
 struct ring *stream_ring(struct stream *s) { return &s->ring; }
 const struct stream_config *stream_settings(const struct stream *s) { return s->cfg; }
-int stream_is_live(const struct stream *s) { return atomic_load(&s->live); }
-unsigned long stream_overruns(const struct stream *s) { return atomic_load(&s->overruns); }
+int stream_is_live(const struct stream *s) { return atomic_load(&s->cap->live); }
+unsigned long stream_overruns(const struct stream *s) { return atomic_load(&s->cap->overruns); }

@@ -1,7 +1,14 @@
-/* A live stream: a capture thread that reads PCM from ALSA, encodes it once
- * with LAME and appends whole MP3 frames to a ring, then wakes the event loop
- * through an eventfd. The thread never waits for the loop nor for a listener;
- * the loop reads the ring and the stream's state through the calls below. */
+/* A live stream: its own LAME encoder, ring of whole MP3 frames and
+ * eventfd, fed by a capture thread that reads PCM from an ALSA device.
+ * Streams that name the same device may share one capture (a sound card can
+ * usually be opened once): one thread and one open of the device, whose PCM
+ * is encoded once per stream, never per listener. The thread never waits for
+ * the loop nor for a listener; the loop reads the ring and the stream's
+ * state through the calls below.
+ *
+ * All the calls that create, share, start, stop or free streams are made by
+ * one thread (the event loop's), and only in the process that started the
+ * capture. */
 #ifndef STREAM_H
 #define STREAM_H
 
@@ -13,15 +20,33 @@
 
 struct stream;
 
-/* Sets up the encoder, the ring and the eventfd; starts nothing. cfg must
- * outlive the stream. Returns NULL with a message in err. */
+/* Sets up the encoder, the ring, the eventfd and a capture of its own;
+ * starts nothing. cfg must outlive the stream. Returns NULL with a message
+ * in err. */
 struct stream *stream_new(const struct stream_config *cfg, char *err, size_t errlen);
-/* Joins the capture thread if it runs, then frees everything. */
+/* Stops the capture it is on (for every stream sharing it), leaves it and
+ * frees everything; the capture goes with its last stream. Any order. */
 void stream_free(struct stream *s);
 
-/* Starts the capture thread. Only the process that starts it may stop it. */
+/* Whether the streams of first and c would share a capture: 1 when they name
+ * the same device, 0 when not, -1 with a message in err when they name the
+ * same device at different rates (a device opens at one rate). A pure check
+ * on the settings, for refusing such a configuration early. */
+int stream_same_capture(const struct stream_config *first, const struct stream_config *c,
+                        char *err, size_t errlen);
+
+/* Moves s, which must be alone on its capture, onto first's, before either
+ * is started. The device then opens with the most channels any of its
+ * streams wants; a mono stream on a stereo device is downmixed by its
+ * encoder. Returns -1 with a message in err when they name different
+ * devices or rates, or a capture has started. */
+int stream_share_capture(struct stream *s, struct stream *first, char *err, size_t errlen);
+
+/* Starts the capture s is on, for all its streams, unless it runs: on the
+ * other streams of a started capture it does nothing and returns 0. */
 int stream_start(struct stream *s, char *err, size_t errlen);
-/* Asks the capture thread to end and joins it (within ~0.25 s). */
+/* Asks the capture thread s is on to end and joins it (within ~0.25 s):
+ * every stream sharing it stops. Does nothing when it is not running. */
 void stream_stop(struct stream *s);
 
 /* Whether new frames wake the event loop (messages always do). Off while a
@@ -37,12 +62,15 @@ void stream_wake_again(struct stream *s);
 
 struct ring *stream_ring(struct stream *s);
 const struct stream_config *stream_settings(const struct stream *s);
-/* True while the device is open and delivering audio. */
+/* True while the device is open and delivering audio (the same for every
+ * stream sharing the capture). */
 int stream_is_live(const struct stream *s);
+/* Overruns of the device: counted once per capture, seen by each stream. */
 unsigned long stream_overruns(const struct stream *s);
 
 /* Takes the oldest message the capture thread left for the log (device
- * opened, lost, retried). Returns 0 when there is none. */
+ * opened, lost, retried). Returns 0 when there is none. A shared capture
+ * leaves its messages with its first stream only, naming the others. */
 int stream_take_message(struct stream *s, char *buf, size_t len);
 
 #endif

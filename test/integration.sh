@@ -367,6 +367,37 @@ $STREAM_997" || { SERVER_WRAP=$saved_wrap; fail "valgrind: lighttpd did not star
     verdict "valgrind: no leak or invalid access with listeners on HTTP/1.0, 1.1, 2 and SIGTERM" "$why"
 }
 
+# Two encodings of one capture: streams naming one device share one open of
+# it (the test device refuses a second open, as a sound card does).
+test_shared_capture() {
+    echo "pcm.exclusive997 { type testtone frequency 997 exclusive 1 }" >> "$WORK/asound.conf"
+    start_server shared "$MODULES
+audiostream.streams = (
+  \"/live.mp3\" => ( \"device\" => \"exclusive997\" ),
+  \"/low.mp3\"  => ( \"device\" => \"exclusive997\", \"channels\" => 1, \"bitrate\" => 48 ),
+)" || { fail "shared capture: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 && wait_live /low.mp3 \
+        || { fail "shared capture: streams never went live" "$(cat "$DIR/error.log")"; stop_server; return; }
+    local pids=() why=$DIR/why
+    listen "$DIR/hi" "$URL/live.mp3" 4.5 & pids+=($!)
+    listen "$DIR/lo" "$URL/low.mp3" 4.5 & pids+=($!)
+    wait "${pids[@]}"
+    { decode_check "$DIR/hi" 997 3000
+      grep -q 'bitrate=128 rate=44100 channels=2' "$DIR/hi.frames" || echo "hi: $(cat "$DIR/hi.frames")"
+      "$TOOLS/mp3check" frames "$DIR/lo.mp3" | grep -q 'bitrate=48 rate=44100 channels=1' \
+          || echo "lo: $("$TOOLS/mp3check" frames "$DIR/lo.mp3")"
+      mpg123 -q -s -r 44100 -m -e s16 "$DIR/lo.mp3" > "$DIR/lo.raw" 2>/dev/null
+      "$TOOLS/pcmcheck" --rate 44100 --channels 1 --expect-hz 997 --min-ms 3000 "$DIR/lo.raw" \
+          | grep -v '^pcmcheck: ok'
+      [ "$(grep -c 'capturing' "$DIR/error.log")" = 1 ] || echo "capture opened other than once: $(grep capturing "$DIR/error.log")"
+      grep -q 'busy' "$DIR/error.log" && echo "a second open was tried: $(grep busy "$DIR/error.log")"; } > "$why"
+    verdict "two encodings of one device (128 kbit/s stereo, 48 kbit/s mono) share one capture" "$why"
+    stop_server
+    sanitizer_reports "shared capture"
+    bad_config "streams of one device at two rates" '"rate" => 48000 must match' \
+        'audiostream.streams = ( "/a.mp3" => ( "device" => "tone997" ), "/b.mp3" => ( "device" => "tone997", "rate" => 48000 ) )'
+}
+
 # the listener features: burst, ICY, CORS, playlists, limits, status, admin
 # shellcheck source=test/features.sh
 . "$here/features.sh"
@@ -377,7 +408,7 @@ $STREAM_997" || { SERVER_WRAP=$saved_wrap; fail "valgrind: lighttpd did not star
 
 all_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
            test_slow_listeners test_absent_device test_signals "${feature_tests[@]}"
-           test_status test_admin test_valgrind)
+           test_shared_capture test_status test_admin test_valgrind)
 [ "$SANITIZED" = 1 ] && all_tests=("${all_tests[@]/test_valgrind}")
 [ ${#ONLY[@]} -gt 0 ] && all_tests=("${ONLY[@]}")
 for t in "${all_tests[@]}"; do

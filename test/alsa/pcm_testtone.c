@@ -14,6 +14,9 @@
  * (open fails with -ENODEV while it is missing), fail_after_ms (card vanishes:
  * -ENODEV), stall_after_ms + stall_ms (clock stops, then jumps ahead).
  * fail_after_ms and stall_after_ms count from the first start of the handle.
+ * exclusive (0 or 1, default 0): 1 refuses a second open of the same PCM
+ * name while one is open in this process (-EBUSY), as a hw device does, so a
+ * test can prove a device is opened once.
  * marks (0 or 1, default 0): 1 replaces the signal with time marks for
  * latency measurements (bench/latency.c); amplitude, frequency are ignored
  * and file is refused.
@@ -49,6 +52,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +68,9 @@ struct testtone {
 	snd_pcm_ioplug_t io;
 	double frequency, amplitude;
 	int marks;		/* time marks instead of the sine (see top) */
+	int exclusive;		/* a second open of this name fails while this is open */
+	char *busy_name;	/* held name when exclusive, else NULL */
+	struct testtone *busy_next;
 	unsigned char *file;	/* raw S16_LE interleaved samples, or NULL */
 	size_t file_bytes;
 	uint64_t fail_after_ns, stall_after_ns, stall_ns;
@@ -320,8 +327,53 @@ static int tt_poll_revents(snd_pcm_ioplug_t *io, struct pollfd *pfd, unsigned in
 	return 0;
 }
 
+/* The exclusive handles open in this process: a per-process list is all a
+ * test of one program needs, and unlike a lock file it cannot collide with
+ * another test run on the same machine. */
+static pthread_mutex_t busy_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct testtone *busy_list;
+
+static int busy_claim(struct testtone *tt, const char *name)
+{
+	struct testtone *o;
+	int err = 0;
+
+	pthread_mutex_lock(&busy_lock);
+	for (o = busy_list; o && !err; o = o->busy_next)
+		if (!strcmp(o->busy_name, name))
+			err = -EBUSY;
+	if (!err && !(tt->busy_name = strdup(name)))
+		err = -ENOMEM;
+	if (!err) {
+		tt->busy_next = busy_list;
+		busy_list = tt;
+	}
+	pthread_mutex_unlock(&busy_lock);
+	if (err == -EBUSY)
+		SNDERR("testtone: device busy (%s is open, exclusive 1)", name);
+	return err;
+}
+
+static void busy_release(struct testtone *tt)
+{
+	struct testtone **p;
+
+	if (!tt->busy_name)
+		return;
+	pthread_mutex_lock(&busy_lock);
+	for (p = &busy_list; *p; p = &(*p)->busy_next)
+		if (*p == tt) {
+			*p = tt->busy_next;
+			break;
+		}
+	pthread_mutex_unlock(&busy_lock);
+	free(tt->busy_name);
+	tt->busy_name = NULL;
+}
+
 static void tt_free(struct testtone *tt)
 {
+	busy_release(tt);
 	if (tt->timer_fd >= 0)
 		close(tt->timer_fd);
 	free(tt->file);
@@ -395,6 +447,8 @@ static int parse_conf(struct testtone *tt, snd_config_t *conf, const char **file
 			err = get_ms(n, &tt->stall_ns);
 		else if (!strcmp(id, "marks"))
 			err = get_flag(n, &tt->marks);
+		else if (!strcmp(id, "exclusive"))
+			err = get_flag(n, &tt->exclusive);
 		else {
 			SNDERR("testtone: unknown field %s", id);
 			return -EINVAL;
@@ -499,6 +553,8 @@ SND_PCM_PLUGIN_DEFINE_FUNC(testtone)
 	}
 	if (!err && file)
 		err = load_file(tt, file);
+	if (!err && tt->exclusive)
+		err = busy_claim(tt, name);
 	if (!err) {
 		tt->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (tt->timer_fd < 0)

@@ -1,23 +1,307 @@
-/* A stream on its own, without lighttpd: the capture thread on the paced
- * test-tone device, the encoder and the ring, read the way the event loop
- * reads them. Run under ThreadSanitizer it checks the thread boundary.
+/* Streams on their own, without lighttpd: capture threads on the paced
+ * test-tone device, encoders and rings, read the way the event loop reads
+ * them. Run under ThreadSanitizer it checks the thread boundary.
  *   ALSA_CONFIG_PATH=...:asound.conf test_stream DEVICE [SECONDS]
- * DEVICE must deliver 44.1 kHz stereo. */
+ * DEVICE must deliver 44.1 kHz stereo. The shared-capture tests add a PCM of
+ * their own to ALSA_CONFIG_PATH, EXCLUSIVE below (type testtone, exclusive 1:
+ * a second open fails as on a busy card, which proves the device is opened
+ * once), so the testtone type must be defined there. */
 #undef NDEBUG
 #include <assert.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "alsa_capture.h"
 #include "mp3_frame.h"
 #include "stream.h"
+
+#define EXCLUSIVE "test_stream_exclusive"
+#define MAX_READERS 2
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* one stream read as the loop reads it, and what its frames must say */
+struct reader {
+    struct stream *s;
+    unsigned bitrate, channels;
+    uint64_t pos, lost, bytes;
+    double first, last;
+    int messages;
+    char message[512];          /* the first one */
+};
+
+static void reader_init(struct reader *r, struct stream *s)
+{
+    memset(r, 0, sizeof(*r));
+    r->s = s;
+    r->bitrate = stream_settings(s)->bitrate;
+    r->channels = stream_settings(s)->channels;
+    r->pos = ring_end(stream_ring(s));
+    stream_wake_on_frames(s, 1);
+}
+
+/* whole frames only, each with the stream's bitrate, channels and rate */
+static void check_frames(const struct reader *r, const unsigned char *buf, size_t n)
+{
+    assert(mp3_frame_whole_prefix(buf, n) == n);
+    struct mp3_frame_info fi;
+    for (size_t off = 0; off < n; off += fi.length) {
+        assert(mp3_frame_parse(buf + off, n - off, &fi) == 0);
+        assert(fi.bitrate == r->bitrate && fi.channels == r->channels);
+        assert(fi.sample_rate == stream_settings(r->s)->rate);
+    }
+}
+
+static void reader_messages(struct reader *r)
+{
+    char msg[512];
+    while (stream_take_message(r->s, msg, sizeof(msg))) {
+        printf("message (%s): %s\n", stream_settings(r->s)->path, msg);
+        assert(strstr(msg, "retrying") == NULL);    /* opened at the first try */
+        if (r->messages++ == 0) snprintf(r->message, sizeof(r->message), "%s", msg);
+    }
+}
+
+static void reader_wake(struct reader *r, double t)
+{
+    static unsigned char batch[16384];
+    stream_drain_wake(r->s);
+    reader_messages(r);
+    size_t n;
+    while ((n = ring_read(stream_ring(r->s), &r->pos, batch, sizeof(batch), &r->lost)) > 0) {
+        check_frames(r, batch, n);
+        /* LAME's look-ahead fills during the first frames: count from 0.5 s on */
+        if (r->first == 0) r->first = t + 0.5;
+        else if (t > r->first) r->bytes += n;
+        r->last = t;
+    }
+}
+
+/* polls the streams' wake fds for secs, as the event loop would */
+static void read_streams(struct reader *r, int n, double secs)
+{
+    struct pollfd pfd[MAX_READERS];
+    const double end = now() + secs;
+    double t;
+    while ((t = now()) < end) {
+        for (int i = 0; i < n; ++i)
+            pfd[i] = (struct pollfd){ .fd = stream_wake_fd(r[i].s), .events = POLLIN };
+        assert(poll(pfd, (nfds_t)n, 1000) >= 1);
+        for (int i = 0; i < n; ++i)
+            if (pfd[i].revents & POLLIN) reader_wake(&r[i], t);
+    }
+}
+
+/* the steady rate of one stream, checked against its bitrate */
+static void reader_rate(const struct reader *r)
+{
+    const double rate = r->bytes / (r->last - r->first), want = r->bitrate * 1000 / 8;
+    printf("test_stream: %s %.0f bytes/s over %.1f s, lost %llu, overruns %lu\n",
+           stream_settings(r->s)->path, rate, r->last - r->first,
+           (unsigned long long)r->lost, stream_overruns(r->s));
+    assert(r->lost == 0 && stream_overruns(r->s) == 0);
+    assert(rate > want * 0.97 && rate < want * 1.03);
+}
+
+static void config(struct stream_config *c, const char *path, const char *device,
+                   unsigned channels, unsigned bitrate)
+{
+    char err[512];
+    assert(stream_config_init(c, path, err, sizeof(err)) == 0);
+    assert(stream_config_set(c, "device", STREAM_CONFIG_STRING, device, 0, err, sizeof(err)) == 0);
+    assert(stream_config_set(c, "channels", STREAM_CONFIG_INTEGER, "", channels, err, sizeof(err)) == 0);
+    assert(stream_config_set(c, "bitrate", STREAM_CONFIG_INTEGER, "", bitrate, err, sizeof(err)) == 0);
+}
+
+static struct stream *new_stream(const struct stream_config *c)
+{
+    char err[512];
+    struct stream *s = stream_new(c, err, sizeof(err));
+    assert(s != NULL);
+    return s;
+}
+
+/* stops through s, which must stop every stream of its capture promptly */
+static void stop(struct stream *s, struct stream *other)
+{
+    const double t0 = now();
+    stream_stop(s);
+    const double stop_ms = (now() - t0) * 1000;
+    printf("test_stream: stop %.0f ms\n", stop_ms);
+    assert(stop_ms < 500);
+    assert(!stream_is_live(s) && (!other || !stream_is_live(other)));
+    stream_stop(s);                           /* again: nothing to do */
+}
+
+/* one stream on DEVICE: real-time pace, whole frames, a prompt stop */
+static void test_one(const char *device, double secs)
+{
+    char err[512];
+    struct stream_config cfg;
+    config(&cfg, "/t", device, 2, 128);
+    struct reader r;
+    reader_init(&r, new_stream(&cfg));
+    assert(stream_start(r.s, err, sizeof(err)) == 0);
+    read_streams(&r, 1, secs + 1);
+    assert(stream_is_live(r.s));
+    reader_rate(&r);
+    stop(r.s, NULL);
+    assert(r.messages >= 1);                  /* "capturing ..." */
+    stream_free(r.s);
+    stream_config_free(&cfg);
+}
+
+/* is the exclusive device open? (the busy open proves the knob works) */
+static int device_busy(void)
+{
+    char err[512];
+    struct alsa_capture *ac = alsa_capture_open(EXCLUSIVE, 44100, 2, 1152, err, sizeof(err));
+    if (ac) alsa_capture_close(ac);
+    else assert(strstr(err, "busy") != NULL);
+    return ac == NULL;
+}
+
+/* A mono 48 kbit/s and a stereo 128 kbit/s stream of one device: one open
+ * of it, in stereo; each stream its own frames at its own rate. The mono
+ * stream comes first, so its encoder is remade to take stereo in. */
+static void test_shared(double secs)
+{
+    char err[512];
+    struct stream_config low_cfg, live_cfg;
+    config(&low_cfg, "/low.mp3", EXCLUSIVE, 1, 48);
+    config(&live_cfg, "/live.mp3", EXCLUSIVE, 2, 128);
+    assert(stream_same_capture(&low_cfg, &live_cfg, err, sizeof(err)) == 1);
+    struct reader r[2];
+    reader_init(&r[0], new_stream(&low_cfg));
+    reader_init(&r[1], new_stream(&live_cfg));
+    assert(stream_share_capture(r[1].s, r[0].s, err, sizeof(err)) == 0);
+    assert(stream_share_capture(r[1].s, r[0].s, err, sizeof(err)) == 0);   /* already */
+    assert(!device_busy());
+    assert(stream_start(r[1].s, err, sizeof(err)) == 0);  /* any of them starts both */
+    assert(stream_start(r[0].s, err, sizeof(err)) == 0);  /* running: nothing to do */
+    read_streams(r, 2, secs + 1);
+    assert(stream_is_live(r[0].s) && stream_is_live(r[1].s));
+    assert(device_busy());                    /* held by the capture ... */
+    reader_rate(&r[0]);
+    reader_rate(&r[1]);
+    /* ... opened once: the first stream logs it, naming the other */
+    assert(r[0].messages == 1 && r[1].messages == 0);
+    assert(strcmp(r[0].message, "device \"" EXCLUSIVE "\" (shared with \"/live.mp3\"): "
+                  "capturing 44100 Hz, 2 channel(s), period 1152 frames") == 0);
+    stop(r[1].s, r[0].s);
+    assert(!device_busy());
+    stream_free(r[0].s);                      /* the first before the other */
+    stream_free(r[1].s);
+    stream_config_free(&low_cfg);
+    stream_config_free(&live_cfg);
+}
+
+/* until the capture's first stream says it captures */
+static void wait_live(struct stream *s)
+{
+    struct reader r;
+    reader_init(&r, s);
+    stream_wake_on_frames(s, 0);              /* messages wake it all the same */
+    const double end = now() + 3;
+    while (!r.messages && now() < end) {
+        struct pollfd pfd = { .fd = stream_wake_fd(s), .events = POLLIN };
+        if (poll(&pfd, 1, 500) == 1) {
+            stream_drain_wake(s);
+            reader_messages(&r);
+        }
+    }
+    assert(r.messages == 1 && strstr(r.message, "capturing") && stream_is_live(s));
+}
+
+/* Freeing the first stream while the capture runs stops it and leaves the
+ * other on it; that one starts it again and now gets the messages. */
+static void test_free_order(void)
+{
+    char err[512];
+    struct stream_config a_cfg, b_cfg;
+    config(&a_cfg, "/a", EXCLUSIVE, 2, 128);
+    config(&b_cfg, "/b", EXCLUSIVE, 1, 48);
+    struct stream *a = new_stream(&a_cfg), *b = new_stream(&b_cfg);
+    assert(stream_share_capture(b, a, err, sizeof(err)) == 0);
+    assert(stream_start(a, err, sizeof(err)) == 0);
+    wait_live(a);
+    stream_free(a);
+    assert(!stream_is_live(b) && !device_busy());
+    assert(stream_start(b, err, sizeof(err)) == 0);
+    wait_live(b);
+    stream_free(b);
+    assert(!device_busy());
+    stream_config_free(&a_cfg);
+    stream_config_free(&b_cfg);
+}
+
+/* what cannot share: another rate, another device, a capture that has
+ * other streams or runs */
+static void test_refusals(void)
+{
+    char err[512];
+    struct stream_config live_cfg, low_cfg, other_cfg, late_cfg, third_cfg;
+    config(&live_cfg, "/live.mp3", "hw:1", 2, 128);
+    config(&low_cfg, "/low.mp3", "hw:1", 1, 48);
+    assert(stream_config_set(&low_cfg, "rate", STREAM_CONFIG_INTEGER, "", 48000, err, sizeof(err)) == 0);
+    static const char rate_error[] = "stream \"/low.mp3\" captures from device \"hw:1\" "
+        "with \"/live.mp3\" at 44100 Hz: \"rate\" => 48000 must match";
+    assert(stream_same_capture(&live_cfg, &low_cfg, err, sizeof(err)) == -1);
+    assert(strcmp(err, rate_error) == 0);
+    struct stream *live = new_stream(&live_cfg), *low = new_stream(&low_cfg);
+    assert(stream_share_capture(low, live, err, sizeof(err)) == -1);
+    printf("refused: %s\n", err);
+    assert(strcmp(err, rate_error) == 0);
+
+    config(&other_cfg, "/other.mp3", EXCLUSIVE, 2, 128);
+    config(&late_cfg, "/late.mp3", EXCLUSIVE, 1, 48);
+    config(&third_cfg, "/third.mp3", EXCLUSIVE, 1, 48);
+    assert(stream_same_capture(&live_cfg, &other_cfg, err, sizeof(err)) == 0);
+    struct stream *other = new_stream(&other_cfg), *late = new_stream(&late_cfg);
+    struct stream *third = new_stream(&third_cfg);
+    assert(stream_share_capture(other, live, err, sizeof(err)) == -1);
+    printf("refused: %s\n", err);
+    assert(strstr(err, "another device"));
+    assert(stream_share_capture(late, other, err, sizeof(err)) == 0);
+    assert(stream_share_capture(late, third, err, sizeof(err)) == -1);
+    printf("refused: %s\n", err);
+    assert(strstr(err, "shares another capture already"));
+    assert(stream_start(other, err, sizeof(err)) == 0);
+    assert(stream_share_capture(third, other, err, sizeof(err)) == -1);
+    printf("refused: %s\n", err);
+    assert(strstr(err, "share before starting"));
+
+    stream_free(late);                        /* stops the capture other started */
+    assert(!device_busy());
+    struct stream *all[] = { live, low, other, third };
+    for (size_t i = 0; i < sizeof(all) / sizeof(*all); ++i) stream_free(all[i]);
+    struct stream_config *cfgs[] = { &live_cfg, &low_cfg, &other_cfg, &late_cfg, &third_cfg };
+    for (size_t i = 0; i < sizeof(cfgs) / sizeof(*cfgs); ++i) stream_config_free(cfgs[i]);
+}
+
+/* adds EXCLUSIVE to the ALSA configuration the test runs with */
+static char *add_exclusive_device(void)
+{
+    static char path[] = "/tmp/test_stream_XXXXXX";
+    const int fd = mkstemp(path);
+    assert(fd >= 0);
+    static const char conf[] = "pcm." EXCLUSIVE " { type testtone exclusive 1 }\n";
+    assert(write(fd, conf, sizeof(conf) - 1) == (ssize_t)sizeof(conf) - 1);
+    close(fd);
+    const char *old = getenv("ALSA_CONFIG_PATH");
+    char list[4096];
+    snprintf(list, sizeof(list), "%s:%s", old ? old : "/usr/share/alsa/alsa.conf", path);
+    setenv("ALSA_CONFIG_PATH", list, 1);
+    return path;
 }
 
 int main(int argc, char **argv)
@@ -27,50 +311,13 @@ int main(int argc, char **argv)
         return 2;
     }
     const double secs = argc > 2 ? atof(argv[2]) : 3;
-    char err[512];
-    struct stream_config cfg;
-    assert(stream_config_init(&cfg, "/t", err, sizeof(err)) == 0);
-    assert(stream_config_set(&cfg, "device", STREAM_CONFIG_STRING, argv[1], 0, err, sizeof(err)) == 0);
-    struct stream *s = stream_new(&cfg, err, sizeof(err));
-    assert(s != NULL);
-    stream_wake_on_frames(s, 1);
-    assert(stream_start(s, err, sizeof(err)) == 0);
-
-    uint64_t pos = ring_end(stream_ring(s)), lost = 0, bytes = 0;
-    unsigned char batch[16384];
-    double first = 0, last = 0, t = now();
-    const double end = t + secs + 1;
-    int messages = 0;
-    while ((t = now()) < end) {
-        struct pollfd pfd = { .fd = stream_wake_fd(s), .events = POLLIN };
-        assert(poll(&pfd, 1, 1000) == 1);
-        stream_drain_wake(s);
-        while (stream_take_message(s, err, sizeof(err))) {
-            printf("message: %s\n", err);
-            ++messages;
-        }
-        size_t n;
-        while ((n = ring_read(stream_ring(s), &pos, batch, sizeof(batch), &lost)) > 0) {
-            assert(mp3_frame_whole_prefix(batch, n) == n);    /* whole frames only */
-            /* LAME's look-ahead fills during the first frames: count from 0.5 s on */
-            if (first == 0) first = t + 0.5;
-            else if (t > first) bytes += n;
-            last = t;
-        }
-    }
-    assert(stream_is_live(s));
-    const double t0 = now();
-    stream_stop(s);
-    const double stop_ms = (now() - t0) * 1000;
-    const double rate = bytes / (last - first);
-    printf("test_stream: %.0f bytes/s over %.1f s, lost %llu, overruns %lu, stop %.0f ms\n",
-           rate, last - first, (unsigned long long)lost, stream_overruns(s), stop_ms);
-    assert(messages >= 1);                    /* "capturing ..." */
-    assert(lost == 0 && stream_overruns(s) == 0);
-    assert(rate > 16000 * 0.97 && rate < 16000 * 1.03);
-    assert(stop_ms < 500);
-    stream_free(s);
-    stream_config_free(&cfg);
+    setvbuf(stdout, NULL, _IOLBF, 0);         /* the lines before a failed assert */
+    char *conf = add_exclusive_device();
+    test_one(argv[1], secs);
+    test_refusals();
+    test_shared(secs);
+    test_free_order();
+    unlink(conf);
     printf("test_stream: ok\n");
     return 0;
 }
