@@ -31,8 +31,9 @@ packages=(
     build-essential autoconf automake libtool pkgconf libasound2-dev libmp3lame-dev
     # tests: clients, decoders, leak checking
     curl mpg123 alsa-utils valgrind cppcheck
-    # tests: the status JSON is checked with a real JSON parser
-    python3
+    # tests: the status JSON is checked with a real JSON parser; a real
+    # player that prints the ICY title
+    python3 mpv
 )
 [ "${1:-}" = --bench ] && packages+=(icecast2 ffmpeg lame libmpg123-dev)
 missing=()

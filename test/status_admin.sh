@@ -39,8 +39,18 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"name\" =
       [ "$got" = "[2, 2, 128, 'Test \"FM\"', 'Jazz', \"It's live\", 'audio/mpeg']" ] || echo "source: $got"
       got=$(json_get "$DIR/s.json" 'd["icestats"]["source"]["listenurl"]')
       [ "$got" = "$URL/live.mp3" ] || echo "listenurl: $got"
-      got=$(json_get "$DIR/s.json" 'list(d["icestats"]["source"])[-1]')
-      [ "$got" = dummy ] || echo "last key of a source: $got (Icecast ends with dummy)"
+      # key by key, in order: Icecast 2.4's keys for an MP3 mount whose source
+      # told it bitrate, channels and samplerate, plus our "audiostream"
+      got=$(json_get "$DIR/s.json" '",".join(d["icestats"])')
+      [ "$got" = "admin,host,location,server_id,server_start,server_start_iso8601,source" ] \
+          || echo "icestats keys: $got"
+      got=$(json_get "$DIR/s.json" '",".join(d["icestats"]["source"])')
+      [ "$got" = "audio_info,audiostream,bitrate,channels,genre,listener_peak,listeners,listenurl,samplerate,server_description,server_name,server_type,stream_start,stream_start_iso8601,title,dummy" ] \
+          || echo "source keys: $got"
+      got=$(json_get "$DIR/s.json" '[type(d["icestats"]["source"][k]).__name__ for k in ("audio_info", "bitrate", "channels", "listeners", "samplerate", "stream_start", "dummy")]')
+      [ "$got" = "['str', 'int', 'int', 'int', 'int', 'str', 'NoneType']" ] || echo "value types: $got"
+      got=$(json_get "$DIR/s.json" 'd["icestats"]["source"]["audio_info"]')
+      [ "$got" = "bitrate=128;channels=2;samplerate=44100" ] || echo "audio_info: $got"
       got=$(json_get "$DIR/s.json" 'd["icestats"]["source"]["audiostream"]["device_state"]')
       [ "$got" = live ] || echo "device_state: $got"
       got=$(json_get "$DIR/s2.json" '[d["icestats"]["source"][k] for k in ("listeners", "listener_peak")] + [d["icestats"]["source"]["audiostream"]["bytes_sent"] > 100000]')
@@ -107,6 +117,27 @@ $STREAM_997" || { fail "admin: lighttpd did not start" "$(cat "$DIR/stderr.log")
       grep -q 'title set by admin' "$DIR/error.log" || echo "the update is not logged with its user"
     } > "$why"
     verdict "admin URL: Icecast's updinfo, only for a user lighttpd authenticated; bad titles refused, not cut" "$why"
+
+    # a title set through the admin URL reaches a listening client within
+    # one metaint of audio, and a real player prints it
+    local size
+    curl -s -N -H 'Icy-MetaData: 1' --max-time 5 -o "$DIR/icy.body" "$URL/live.mp3" & local cpid=$!
+    timeout 12 mpv --no-config --no-video --ao=null --length=6 "$URL/live.mp3" > "$DIR/mpv.out" 2>&1 & local mpid=$!
+    sleep 2.5
+    size=$(stat -c %s "$DIR/icy.body")
+    admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=Now%20Playing%20%27Live%27"
+    wait "$cpid" "$mpid"
+    "$TOOLS/icycheck" 16000 "$DIR/icy.body" "$DIR/icy.mp3" > "$DIR/icy.blocks"
+    { local at
+      at=$(sed -n "s/^block at=\([0-9]*\) .*text=StreamTitle='Now Playing 'Live'';\$/\1/p" "$DIR/icy.blocks" | head -1)
+      [ -n "$at" ] || echo "the listener never got the new title: $(cat "$DIR/icy.blocks")"
+      # the client had $size bytes (audio and metadata) when the update was
+      # answered: the new title comes at the next boundary, within one metaint
+      [ -z "$at" ] || [ "$at" -le $((size + 16000)) ] \
+          || echo "new title at audio byte $at, the client had $size bytes at the update (metaint 16000)"
+      grep -q "icy-title: Now Playing 'Live'" "$DIR/mpv.out" \
+          || echo "mpv did not print the new title: $(grep -i icy "$DIR/mpv.out")"; } > "$why"
+    verdict "admin URL: the new title reaches an ICY listener within one metaint, and mpv prints it" "$why"
     stop_server
     sanitizer_reports "admin"
 
