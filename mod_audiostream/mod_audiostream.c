@@ -603,9 +603,10 @@ static int wants_icy(const request_st * const r) {
 }
 
 /* no audio yet (device absent or busy), or no room: say when to come back */
-static handler_t response_unavailable(request_st * const r, const char * const text,
-                                      const size_t len) {
+static handler_t response_unavailable(request_st * const r, const stream_slot * const slot,
+                                      const char * const text, const size_t len) {
     header_set(r, CONST_STR_LEN("Retry-After"), RETRY_AFTER);
+    response_cors(r, slot);   /* a web player may read the status and Retry-After */
     return response_error(r, 503, text, len);
 }
 
@@ -631,10 +632,10 @@ static void listener_join(listener * const l) {
 static handler_t response_start(request_st * const r, listener * const l) {
     const stream_slot * const slot = l->slot;
     if (!stream_is_live(slot->stream))
-        return response_unavailable(r,
+        return response_unavailable(r, slot,
           CONST_STR_LEN("503 Service Unavailable: the stream has no audio from its device yet\n"));
     if (slot->cfg.max_listeners && slot->fan.nlisteners >= slot->cfg.max_listeners)
-        return response_unavailable(r,
+        return response_unavailable(r, slot,
           CONST_STR_LEN("503 Service Unavailable: the stream has all the listeners it takes\n"));
     l->icy = wants_icy(r) && icy_framer_init(&l->framer, slot->cfg.metaint) == 0;
     r->http_status = 200;

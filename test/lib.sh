@@ -140,3 +140,51 @@ rate_check() {
     awk -v r="$rate" -v b="$BITRATE_BPS" 'BEGIN { d = (r - b) / b; if (d < 0) d = -d;
         if (d > 0.03) printf "body rate %d B/s is %.1f %% off %d B/s\n", r, d * 100, b }'
 }
+
+# ---- single requests (features.sh) ----
+
+# request OUT URL [curl options...]: one request, headers to OUT.hdr and the
+# body to OUT.body; a stream is cut after REQUEST_SECS (default 2) seconds
+request() {
+    local out=$1 url=$2; shift 2
+    curl -s --max-time "${REQUEST_SECS:-2}" "$@" -D "$out.hdr" -o "$out.body" "$url" 2> "$out.curlerr"
+}
+
+# expect_status OUT LINE / expect_header OUT NAME VALUE / expect_no_header
+# OUT NAME: print what is wrong, nothing when it is right
+expect_status() {
+    [ "$(status_line "$1")" = "$2" ] || echo "${1##*/}: status '$(status_line "$1")', want '$2'"
+}
+expect_header() {
+    local n v
+    n=$(tr -d '\r' < "$1.hdr" | grep -ci "^$2:")
+    v=$(header "$1" "$2")
+    [ "$n" = 1 ] && [ "$v" = "$3" ] || echo "${1##*/}: $2 (sent $n times): '$v', want '$3'"
+}
+expect_no_header() {
+    local lines
+    lines=$(tr -d '\r' < "$1.hdr" | grep -i "^$2:")
+    [ -z "$lines" ] || echo "${1##*/}: has $lines"
+}
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# raw_request OUT TEXT: sends TEXT (a printf format: write \r\n) on a new
+# connection to the server and reads until it closes, at most 3 s; all of
+# it to OUT.raw, the header block to OUT.hdr, what follows it to OUT.body
+raw_request() {
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"; printf "$1" >&3; cat <&3' "$PORT" "$2" > "$1.raw"
+    local off
+    off=$(LC_ALL=C grep -obUaP '\r\n\r\n' "$1.raw" | head -1 | cut -d: -f1)
+    if [ -n "$off" ]; then
+        head -c $((off + 4)) "$1.raw" > "$1.hdr"; tail -c +$((off + 5)) "$1.raw" > "$1.body"
+    else
+        cp "$1.raw" "$1.hdr"; : > "$1.body"
+    fi
+}
+
+# established PORT: connections the server on PORT holds in ESTABLISHED
+# state (its own ends, from /proc/net/tcp: loopback IPv4)
+established() {
+    awk -v p=":$(printf '%04X' "$1")" 'substr($2, length($2) - 4) == p && $4 == "01"' /proc/net/tcp | wc -l
+}
