@@ -44,6 +44,9 @@ MP3=$WORK/tone997.mp3
 ffmpeg -nostdin -loglevel error -f lavfi -i "sine=frequency=997:sample_rate=44100:duration=120" \
     -ac 2 -c:a libmp3lame -b:a 128k -write_xing 0 -id3v2_version 0 "$MP3"
 
+# CPU of all threads of a process in nanoseconds (the scheduler's own count,
+# not 10 ms ticks)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
 cpu_ticks() { local p s=0; for p in "$@"; do s=$((s + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $s; }
 HZ=$(getconf CLK_TCK)
 
@@ -227,7 +230,7 @@ want encoding || exit 0
 # ---- the cost of encoding: one stream, no listener, against the lame command ----
 log "encoding cost"
 echo | tee -a "$TABLE"
-secs=$((QUICK ? 10 : 20))
+secs=$((QUICK ? 10 : 40))
 rounds=$((QUICK ? 1 : 3))
 # The same PCM for both: one second of the tone, looped by the test device
 # (a memcpy per period, as cheap as a sound card's DMA) and given to lame
@@ -239,12 +242,12 @@ echo "pcm.loop { type testtone file \"$WORK/second.raw\" }" >> "$WORK/asound.con
 ratios=()
 for round in $(seq 1 "$rounds"); do
     # rounds alternate the two so that a change in the machine's speed hits both
-    start_ours "enc$round" loop && { sleep 2; c0=$(cpu_ticks "$PID"); sleep "$secs"; c1=$(cpu_ticks "$PID"); }; stop_system
-    ours_cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')
+    start_ours "enc$round" loop && { sleep 2; c0=$(cpu_ns "$PID"); sleep "$secs"; c1=$(cpu_ns "$PID"); }; stop_system
+    ours_cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
     # bash's `times` prints the children's user and system time on its second line
     lame_cpu=$( (lame --quiet -r -s 44.1 --signed --little-endian -b 128 --cbr -q 5 --nores \
             "$WORK/pcm.raw" "$WORK/pcm.mp3" 2>/dev/null; times) | tail -1 \
-        | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.2f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+        | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
     ratio=$(awk -v a="$ours_cpu" -v b="$lame_cpu" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
     ratios+=("$ratio")
     printf 'encoding %d s of 44.1 kHz stereo at 128 kbit/s, q5, no reservoir: lighttpd+module (capture+encode, no listener) %s s CPU, lame command %s s CPU, ratio %s\n' \
