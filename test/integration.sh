@@ -367,6 +367,29 @@ $STREAM_997" || { SERVER_WRAP=$saved_wrap; fail "valgrind: lighttpd did not star
     verdict "valgrind: no leak or invalid access with listeners on HTTP/1.0, 1.1, 2 and SIGTERM" "$why"
 }
 
+# 20 listeners that never read, next to one that does: lighttpd holds a
+# bounded queue for each (32 KiB), so its memory stops growing once those
+# are full, however long they stall; unbounded, it would grow 16 KB/s each.
+test_stalled_memory() {
+    start_server stalledmem "$MODULES
+$STREAM_997" || { fail "stalled memory: lighttpd did not start"; return; }
+    wait_live /live.mp3 || { fail "stalled memory: stream never went live"; stop_server; return; }
+    local pids=() i rss3 rss9 why=$DIR/why
+    listen "$DIR/normal" "$URL/live.mp3" 10 & pids+=($!)
+    for i in $(seq 1 20); do
+        "$TOOLS/slowclient" "$PORT" /live.mp3 /dev/null --stall-ms 11000 --seconds 11 > /dev/null & pids+=($!)
+    done
+    sleep 3; rss3=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID/status")
+    sleep 6; rss9=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID/status")
+    wait "${pids[@]}"
+    { rate_check "$DIR/normal"; decode_check "$DIR/normal" 997 8000
+      # 20 x 6 s x 16 KB/s = 1,920 KB if queues were unbounded
+      [ $((rss9 - rss3)) -le 512 ] || echo "RSS grew from $rss3 to $rss9 KiB between 3 s and 9 s of the stall"; } > "$why"
+    verdict "20 stalled listeners: lighttpd's RSS stays flat (${rss3} -> ${rss9} KiB from 3 s to 9 s), the reading one keeps its rate" "$why"
+    stop_server
+    sanitizer_reports "stalled memory"
+}
+
 # Two encodings of one capture: streams naming one device share one open of
 # it (the test device refuses a second open, as a sound card does).
 test_shared_capture() {
@@ -408,7 +431,7 @@ audiostream.streams = (
 
 all_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
            test_slow_listeners test_absent_device test_signals "${feature_tests[@]}"
-           test_shared_capture test_status test_admin test_valgrind)
+           test_stalled_memory test_shared_capture test_status test_admin test_valgrind)
 [ "$SANITIZED" = 1 ] && all_tests=("${all_tests[@]/test_valgrind}")
 [ ${#ONLY[@]} -gt 0 ] && all_tests=("${ONLY[@]}")
 for t in "${all_tests[@]}"; do
