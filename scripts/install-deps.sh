@@ -34,6 +34,8 @@ packages=(
     # tests: the status JSON is checked with a real JSON parser; a real
     # player that prints the ICY title
     python3 mpv
+    # fuzzing: clang's libFuzzer
+    clang libclang-rt-14-dev
 )
 [ "${1:-}" = --bench ] && packages+=(icecast2 ffmpeg lame libmpg123-dev)
 missing=()

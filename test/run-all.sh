@@ -53,7 +53,7 @@ echo "# cppcheck"
 cppcheck -q --enable=warning,style,performance,portability --error-exitcode=1 \
     --inline-suppr --std=c11 -I "$here/mod_audiostream" \
     $(ls "$here/mod_audiostream"/*.c | grep -v '/mod_audiostream[.]c$') \
-    "$here/test/tools" "$here/test/unit" "$here/test/alsa" "$here/bench" 2>&1
+    "$here/test/tools" "$here/test/unit" "$here/test/alsa" "$here/test/fuzz" "$here/bench" 2>&1
 result "cppcheck: the pure units, test tools, test device and benchmarks are clean" $?
 lsrc=$(bash "$here/scripts/lighttpd-source.sh")
 cppcheck -q --enable=warning,style,performance,portability --error-exitcode=1 --std=c11 \
@@ -74,10 +74,14 @@ if [ -n "$asan" ]; then
     bash "$here/test/integration.sh" "$asan" --sanitized | tee "$log"
     add_counts "$log" "sanitized integration tests"
 fi
-rm -f "$log"
+
+echo "# fuzzing the parsers of config, MP3 frames, ICY metadata, admin queries"
+bash "$here/test/fuzz.sh" | tee "$log"
+add_counts "$log" "fuzzing"
 
 echo "# the capture thread / event loop boundary under ThreadSanitizer"
 tsan=$(bash "$here/scripts/build.sh" "$here/build-tsan" CFLAGS="-g -O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread")
 result "build with TSan" $?
 [ -z "$tsan" ] || TSAN_OPTIONS=halt_on_error=1:exitcode=66 stream_test "$tsan" "tsan "
+rm -f "$log"
 finish
