@@ -6,22 +6,8 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-# `apt-get source lighttpd` needs deb-src entries: add them for the same
-# archive and suites as the binary entries, when there are none.
-have_deb_src() {
-    grep -rqsE '^(Types:.*deb-src|deb-src[[:space:]])' /etc/apt/sources.list /etc/apt/sources.list.d/
-}
-add_deb_src() {
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        grep -q '^Types: deb$' "$f" || continue
-        sed 's/^Types: deb$/Types: deb-src/' "$f" > "${f%.sources}-src.sources"
-    done
-    if [ -f /etc/apt/sources.list ] && grep -q '^deb ' /etc/apt/sources.list; then
-        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > /etc/apt/sources.list.d/audiostream-deb-src.list
-    fi
-}
+# `apt-get source lighttpd` needs deb-src entries
+. "$(dirname "$0")/deb-src.sh"
 have_deb_src || add_deb_src
 
 packages=(

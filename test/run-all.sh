@@ -65,6 +65,10 @@ log=$(mktemp)
 bash "$here/test/integration.sh" "$build" | tee "$log"
 add_counts "$log" "integration tests"
 
+echo "# the Debian package: build, lintian, apt-get install, Debian's lighttpd.conf, remove, purge"
+bash "$here/test/deb.sh" "$build" | tee "$log"
+add_counts "$log" "Debian package tests"
+
 echo "# integration tests, module built with ASan + UBSan"
 san="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 asan=$(bash "$here/scripts/build.sh" "$here/build-asan" CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined")

@@ -1,0 +1,17 @@
+# Sourced by the scripts that run `apt-get source`: deb-src entries for the
+# archive and suites of the machine's own binary entries, made by copying
+# those (so no archive's address is written here).
+have_deb_src() {
+    grep -rqsE '^(Types:.*deb-src|deb-src[[:space:]])' /etc/apt/sources.list /etc/apt/sources.list.d/
+}
+add_deb_src() {
+    local f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        grep -q '^Types: deb$' "$f" || continue
+        sed 's/^Types: deb$/Types: deb-src/' "$f" > "${f%.sources}-src.sources"
+    done
+    if [ -f /etc/apt/sources.list ] && grep -q '^deb ' /etc/apt/sources.list; then
+        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > /etc/apt/sources.list.d/audiostream-deb-src.list
+    fi
+}
