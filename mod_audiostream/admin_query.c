@@ -75,6 +75,8 @@ static int decode(const struct raw *r, enum param p, char *out, size_t *n, char 
                   size_t errlen)
 {
     size_t o = 0;
+    out[0] = '\0';     /* defined even when refused */
+    *n = 0;
     for (size_t i = 0; i < r->n; ++i) {
         char c = r->p[i];
         if (c == '+') c = ' ';

@@ -14,7 +14,7 @@ static const unsigned char right_quote[] = { 0xE2, 0x80, 0x99 };   /* U+2019 in 
 
 /* Made safe, a title at most doubles ('; becomes ’;, 2 bytes to 4, and a
  * leading ; gets a space), and one NUL always ends the text. */
-_Static_assert(HEAD_LEN + 2 * TITLE_MAX + TAIL_LEN + 1 <= ICY_META_MAX,
+_Static_assert(HEAD_LEN + 2 * (size_t)TITLE_MAX + TAIL_LEN + 1 <= (size_t)ICY_META_MAX,
                "the longest title must fit one ICY metadata block");
 
 /* len, or less when over TITLE_MAX: stepping back over continuation bytes
