@@ -5,8 +5,11 @@
 
 TOOLS=$BUILD/test/tools
 PLUGIN=$BUILD/test/alsa/.libs/libasound_module_pcm_testtone.so
-MODULE=$BUILD/.libs/mod_audiostream.so
+# the server, the directory of its own modules, and the module under test
+# (another lighttpd: test/matrix.sh sets all three)
 LIGHTTPD=${LIGHTTPD:-/usr/sbin/lighttpd}
+LIGHTTPD_MODULES=${LIGHTTPD_MODULES:-/usr/lib/lighttpd}
+AUDIOSTREAM_MODULE=${AUDIOSTREAM_MODULE:-$BUILD/.libs/mod_audiostream.so}
 BITRATE_BPS=16000            # 128 kbit/s
 PASSED=0
 FAILED=0
@@ -31,9 +34,10 @@ verdict() {
 
 setup_work() {
     mkdir -p "$WORK/modules"
-    # lighttpd takes one module directory: ours, plus links to Debian's own
-    ln -sf /usr/lib/lighttpd/*.so "$WORK/modules/"
-    cp "$MODULE" "$WORK/modules/mod_audiostream.so"
+    # lighttpd takes one module directory: ours, plus links to the server's own
+    ln -sf "$LIGHTTPD_MODULES"/*.so "$WORK/modules/"
+    rm -f "$WORK/modules/mod_audiostream.so"
+    cp "$AUDIOSTREAM_MODULE" "$WORK/modules/mod_audiostream.so"
     cat > "$WORK/asound.conf" <<EOF
 pcm_type.testtone { lib "$PLUGIN" }
 pcm.tone997 { type testtone frequency 997 }

@@ -79,6 +79,10 @@ if [ -n "$asan" ]; then
     add_counts "$log" "sanitized integration tests"
 fi
 
+echo "# lighttpd of Debian 13 (trixie) and unstable (sid), built from their source packages"
+bash "$here/test/matrix.sh" | tee "$log"
+add_counts "$log" "lighttpd version matrix"
+
 echo "# fuzzing the parsers of config, MP3 frames, ICY metadata, admin queries"
 bash "$here/test/fuzz.sh" | tee "$log"
 add_counts "$log" "fuzzing"
