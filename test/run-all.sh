@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian 12 machine as root:
 # installs what it needs, builds, runs the unit tests, the integration tests
-# in Debian's lighttpd, and the integration tests again with the module built
-# with AddressSanitizer and UndefinedBehaviorSanitizer. Ends with the line
-# "N passed, N failed".
+# in Debian's lighttpd, the Debian package's test, the integration tests
+# again with the module built with AddressSanitizer and
+# UndefinedBehaviorSanitizer, the core tests against lighttpd 1.4.79 and
+# 1.4.85 built from Debian's sources and against lighttpd 1.4.69, 1.4.79 and
+# 1.4.85 built from their own source with the module inside them
+# (patches/), the fuzzers, and TSan. Ends with the line "N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 passed=0
@@ -82,6 +85,10 @@ fi
 echo "# lighttpd of Debian 13 (trixie) and unstable (sid), built from their source packages"
 bash "$here/test/matrix.sh" | tee "$log"
 add_counts "$log" "lighttpd version matrix"
+
+echo "# lighttpd built from its own source with patches/ (1.4.69, 1.4.79, 1.4.85; autotools and meson)"
+bash "$here/test/patches.sh" --build "$build" | tee "$log"
+add_counts "$log" "lighttpd trees with patches/"
 
 echo "# fuzzing the parsers of config, MP3 frames, ICY metadata, admin queries"
 bash "$here/test/fuzz.sh" | tee "$log"
