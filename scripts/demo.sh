@@ -27,6 +27,8 @@ port=${AUDIOSTREAM_PORT:-8080}
 cat > "$demo/htdocs/index.html" <<HTML
 <!DOCTYPE html><title>mod_audiostream</title>
 <p>Live from ALSA device <code>$device</code>: <audio controls src="/live.mp3"></audio>
+<p>Playlists: <a href="/live.mp3.m3u">.m3u</a> <a href="/live.mp3.pls">.pls</a>
+<a href="/live.mp3.xspf">.xspf</a>; status: <a href="/status-json.xsl">status-json.xsl</a>
 HTML
 cat > "$demo/lighttpd.conf" <<CONF
 server.document-root = "$demo/htdocs"
@@ -36,9 +38,11 @@ server.errorlog = "/dev/stderr"
 index-file.names = ( "index.html" )
 mimetype.assign = ( ".html" => "text/html" )
 server.modules += ( "mod_audiostream" )
+audiostream.status-url = "/status-json.xsl"
 audiostream.streams = (
   "/live.mp3" => ( "device" => "$device", "rate" => 44100, "channels" => 2,
-                   "bitrate" => 128, "quality" => 5 ),
+                   "bitrate" => 128, "quality" => 5,
+                   "name" => "mod_audiostream demo", "title" => "Live from $device" ),
 )
 CONF
 echo "mod_audiostream demo: http://127.0.0.1:$port/live.mp3 (device $device); Ctrl-C stops"
