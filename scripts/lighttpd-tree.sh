@@ -22,7 +22,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 me=lighttpd-tree.sh
 export DEBIAN_FRONTEND=noninteractive
-apt_opts=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+# A mirror of the archive may serve sid's Release file after its
+# Valid-Until (a week) has passed, as CI's does: apt would refuse it, here
+# and in any later apt-get update (so the entries added below say
+# Check-Valid-Until: no too). Signatures are still checked; only the date
+# is not.
+apt_opts=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 -o Acquire::Check-Valid-Until=false)
 
 suite=${1:-}
 case $suite in
@@ -81,11 +86,14 @@ add_src_for() {
     for f in /etc/apt/sources.list.d/*.sources; do
         [ -f "$f" ] || continue
         awk -v RS= -v ORS='\n\n' -v t=deb -v s="$base" "$stanzas" "$f" \
-          | sed -e '/^#/d' -e 's/^Types:.*/Types: deb-src/' -e "s/^Suites:.*/Suites: $1/" >> "$out.sources.new" || true
+          | sed -e '/^#/d' -e 's/^Types:.*/Types: deb-src\nCheck-Valid-Until: no/' -e "s/^Suites:.*/Suites: $1/" \
+            >> "$out.sources.new" || true
     done
     for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [ -f "$f" ] || continue
-        sed -nE "s/$(oneline deb "$base")/deb-src \1 $1 \3/p" "$f" >> "$out.list.new"
+        sed -nE "s/$(oneline deb "$base")/deb-src \1 $1 \3/p" "$f" \
+          | sed -E -e 's/^deb-src \[/deb-src [check-valid-until=no /' \
+                   -e 's/^deb-src ([^[])/deb-src [check-valid-until=no] \1/' >> "$out.list.new"
     done
     for f in "$out.sources" "$out.list"; do
         if [ -s "$f.new" ]; then mv "$f.new" "$f"; else rm -f "$f.new"; fi
