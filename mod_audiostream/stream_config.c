@@ -37,13 +37,9 @@ static int valid_device(const char *s)
     return s[0] != '\0' && no_controls(s);
 }
 
-static int valid_header_text(const char *s)
-{
-    const size_t n = strlen(s);
-    return n <= 1024 && no_controls(s) && utf8_valid(s, n);
-}
-
-static int valid_title(const char *s)
+/* names, the title and the like: they go into response headers and ICY
+ * metadata, and TITLE_MAX is long for any of them */
+static int valid_text(const char *s)
 {
     const size_t n = strlen(s);
     return n <= TITLE_MAX && no_controls(s) && utf8_valid(s, n);
@@ -126,6 +122,8 @@ static int valid_metaint(unsigned long long v)
 #define STR(key, field, check, allowed) \
     { key, STREAM_CONFIG_STRING, offsetof(struct stream_config, field), NULL, check, allowed }
 
+#define TEXT_ALLOWED "UTF-8 text without control characters, at most 1024 bytes"
+
 static const struct setting settings[] = {
     STR("device", device, valid_device, "a non-empty ALSA PCM name"),
     INT("rate", rate, valid_rate, "32000, 44100 or 48000 (Hz)"),
@@ -142,14 +140,13 @@ static const struct setting settings[] = {
     STR("slow-listener", slow_listener, valid_slow_listener,
         "\"skip\" (to live) or \"drop\" (disconnect)"),
     INT("max-listeners", max_listeners, valid_max_listeners, "0 (no limit) to 1000000"),
-    STR("name", name, valid_header_text, "UTF-8 text without control characters, at most 1024 bytes"),
-    STR("description", description, valid_header_text,
-        "UTF-8 text without control characters, at most 1024 bytes"),
-    STR("genre", genre, valid_header_text, "UTF-8 text without control characters, at most 1024 bytes"),
-    STR("url", url, valid_header_text, "UTF-8 text without control characters, at most 1024 bytes"),
+    STR("name", name, valid_text, TEXT_ALLOWED),
+    STR("description", description, valid_text, TEXT_ALLOWED),
+    STR("genre", genre, valid_text, TEXT_ALLOWED),
+    STR("url", url, valid_text, TEXT_ALLOWED),
     INT("public", public_, valid_flag, "0 or 1"),
     INT("metaint", metaint, valid_metaint, "1 to 65536 (audio bytes between ICY metadata blocks)"),
-    STR("title", title, valid_title, "UTF-8 text without control characters, at most 1024 bytes"),
+    STR("title", title, valid_text, TEXT_ALLOWED),
     STR("cors-origin", cors_origin, valid_origin,
         "\"*\", \"\" (no CORS) or one origin such as \"https://radio.example\""),
 };
