@@ -304,12 +304,32 @@ static void slot_log_messages(stream_slot * const slot) {
           "audiostream.streams[\"%s\"]: %s", slot->cfg.path, msg);
 }
 
+/* calls fn on every listener in the fan-out; fn may take that one out */
+static void slot_each_listener(stream_slot * const slot, void (*fn)(listener *)) {
+    for (unsigned b = 0; b <= FANOUT_DUE; ++b) {   /* every bucket and the due list */
+        struct fanout_listener *fl = slot->fan.bucket[b];
+        while (fl) {
+            struct fanout_listener * const next = fl->next;
+            fn((listener *)fl);
+            fl = next;
+        }
+    }
+}
+
+static void listener_end_soon(listener * const l) {
+    if (l->ending) return;
+    l->ending = END_FINISH;
+    joblist_append(l->r->con);
+}
+
 /* the capture thread wrote the eventfd: new frames or news of the device */
 static handler_t mod_audiostream_wake(void * const ctx, const int revents) {
     stream_slot * const slot = ctx;
     UNUSED(revents);
     stream_drain_wake(slot->stream);
     slot_log_messages(slot);
+    /* the device stayed away past outage-ms: the silence is over */
+    if (stream_outage_over(slot->stream)) slot_each_listener(slot, listener_end_soon);
     slot_fan_out(slot);
     return HANDLER_FINISHED;
 }
@@ -709,24 +729,6 @@ REQUEST_FUNC(mod_audiostream_request_reset) {
 }
 
 /* ---- server life cycle ---- */
-
-/* calls fn on every listener in the fan-out; fn may take that one out */
-static void slot_each_listener(stream_slot * const slot, void (*fn)(listener *)) {
-    for (unsigned b = 0; b <= FANOUT_DUE; ++b) {   /* every bucket and the due list */
-        struct fanout_listener *fl = slot->fan.bucket[b];
-        while (fl) {
-            struct fanout_listener * const next = fl->next;
-            fn((listener *)fl);
-            fl = next;
-        }
-    }
-}
-
-static void listener_end_soon(listener * const l) {
-    if (l->ending) return;
-    l->ending = END_FINISH;
-    joblist_append(l->r->con);
-}
 
 /* a graceful shutdown or restart waits for every connection to end, and a
  * stream never ends by itself: end them, each on its own request's turn */

@@ -28,7 +28,8 @@ enum {
     RING_SECONDS = 10,          /* audio kept for late readers and bursts, */
     RING_SPARE_SECONDS = 2,     /* or queue-ms and this, when that is longer */
     PERIOD_FRAMES = 1152,       /* one MPEG-1 frame: a wake-up per frame */
-    READ_TIMEOUT_MS = 200,      /* how soon a stop or a stalled device is seen */
+    READ_TIMEOUT_MS = 200,      /* how soon a stop is seen */
+    STALL_MS = 1000,            /* no audio this long: the device is lost */
     BACKOFF_MIN_MS = 250,
     BACKOFF_MAX_MS = 5000,
     MESSAGES = 8,
@@ -50,6 +51,14 @@ struct capture {
     int stop;
     char label[LABEL_LEN];      /* names the device in messages; set before the thread starts */
     char last_report[MESSAGE_LEN];  /* capture thread only: log state changes once */
+    uint64_t outage_since;      /* capture thread only: when the device was lost, 0 if not */
+    uint64_t silence_due;       /* capture thread only: the next period of silence */
+};
+
+/* the capture thread's PCM buffers, kept across opens of the device */
+struct capture_buffers {
+    int16_t *pcm, *zeros;
+    unsigned frames;
 };
 
 struct stream {
@@ -61,6 +70,7 @@ struct stream {
     struct ring ring;
     int wake_fd;
     atomic_int wake_on_frames;
+    atomic_int outage_over;     /* the device is lost and outage-ms has passed */
     unsigned char *mp3;         /* capture thread only: output not yet a whole frame */
     size_t mp3_cap, mp3_len;
 
@@ -187,21 +197,36 @@ static int encode(struct stream *s, const int16_t *pcm, size_t frames)
     return 0;
 }
 
-/* Reads, encodes and publishes until a stop or a device error. */
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Reads, encodes and publishes until a stop, a device error or a stall: a
+ * device that delivers nothing for STALL_MS is as good as lost, and its
+ * listeners are better served with silence while it is reopened. */
 static void capture_run(struct capture *cap, struct alsa_capture *ac, int16_t *pcm)
 {
     const unsigned period = alsa_capture_period(ac);
     char err[MESSAGE_LEN - LABEL_LEN - 8];
+    uint64_t last_audio = now_ns();
     while (!stopping(cap)) {
         unsigned long overruns = 0;
         const long n = alsa_capture_read(ac, pcm, period, READ_TIMEOUT_MS, &overruns,
                                          err, sizeof(err));
         if (overruns) atomic_fetch_add(&cap->overruns, overruns);
         if (n == ALSA_CAPTURE_ERROR) {
-            report(cap, "%s", err);
+            report(cap, "%s; reopening it", err);
             return;
         }
-        if (n == ALSA_CAPTURE_TIMEOUT) continue;
+        if (n == ALSA_CAPTURE_TIMEOUT) {
+            if (now_ns() - last_audio < (uint64_t)STALL_MS * 1000000u) continue;
+            report(cap, "no audio for %u ms; reopening it", (unsigned)STALL_MS);
+            return;
+        }
+        last_audio = now_ns();
         for (struct stream *s = cap->streams; s; s = s->next) {
             if (encode(s, pcm, (size_t)n) != 0) {
                 report(cap, "the MP3 encoder of \"%s\" failed", s->cfg->path);
@@ -211,9 +236,36 @@ static void capture_run(struct capture *cap, struct alsa_capture *ac, int16_t *p
     }
 }
 
-static void session_free(struct capture *cap, int16_t *pcm)
+/* Room for a period of `frames`: PCM, silence, and each stream's encoder
+ * output. Kept from one open of the device to the next, with the part of a
+ * frame each stream's output holds: the encoder goes on across a lost
+ * device (silence) and its frames must stay whole. */
+static int buffers_fit(struct capture *cap, struct capture_buffers *b, unsigned frames)
 {
-    free(pcm);
+    if (frames <= b->frames) return 0;
+    const size_t samples = (size_t)frames * cap->channels;
+    int16_t *pcm = realloc(b->pcm, samples * sizeof(*pcm));
+    if (!pcm) return -1;
+    b->pcm = pcm;
+    int16_t *zeros = calloc(samples, sizeof(*zeros));
+    if (!zeros) return -1;
+    free(b->zeros);
+    b->zeros = zeros;
+    for (struct stream *s = cap->streams; s; s = s->next) {
+        const size_t len = MP3_FRAME_MAX_LEN + mp3_encoder_out_bound(frames);
+        unsigned char *mp3 = realloc(s->mp3, len);
+        if (!mp3) return -1;
+        s->mp3 = mp3;
+        s->mp3_cap = len;
+    }
+    b->frames = frames;
+    return 0;
+}
+
+static void buffers_free(struct capture *cap, struct capture_buffers *b)
+{
+    free(b->pcm);
+    free(b->zeros);
     for (struct stream *s = cap->streams; s; s = s->next) {
         free(s->mp3);
         s->mp3 = NULL;
@@ -221,24 +273,15 @@ static void session_free(struct capture *cap, int16_t *pcm)
     }
 }
 
-/* a period of PCM, and for each stream room for its encoder's output */
-static int16_t *session_buffers(struct capture *cap, unsigned period)
+static void outage_end(struct capture *cap)
 {
-    int16_t *pcm = malloc((size_t)period * cap->channels * sizeof(*pcm));
-    int ok = pcm != NULL;
-    for (struct stream *s = cap->streams; s; s = s->next) {
-        s->mp3_cap = MP3_FRAME_MAX_LEN + mp3_encoder_out_bound(period);
-        s->mp3 = malloc(s->mp3_cap);
-        s->mp3_len = 0;
-        ok = ok && s->mp3;
-    }
-    if (ok) return pcm;
-    session_free(cap, pcm);
-    return NULL;
+    cap->outage_since = 0;
+    for (struct stream *s = cap->streams; s; s = s->next)
+        atomic_store(&s->outage_over, 0);
 }
 
 /* one open of the device, captured from until it fails; 0 if it opened */
-static int capture_session(struct capture *cap)
+static int capture_session(struct capture *cap, struct capture_buffers *b)
 {
     char err[MESSAGE_LEN - LABEL_LEN - 16];
     struct alsa_capture *ac = alsa_capture_open(cap->device, cap->rate, cap->channels,
@@ -247,32 +290,82 @@ static int capture_session(struct capture *cap)
         report(cap, "%s; retrying", err);
         return -1;
     }
-    int16_t *pcm = session_buffers(cap, alsa_capture_period(ac));
-    if (!pcm) {
+    const unsigned period = alsa_capture_period(ac);
+    if (buffers_fit(cap, b, period > PERIOD_FRAMES ? period : PERIOD_FRAMES) != 0) {
         report(cap, "out of memory");
         alsa_capture_close(ac);
         return -1;
     }
+    outage_end(cap);
     atomic_store(&cap->live, 1);               /* before the news: the loop may act on it */
     report(cap, "capturing %u Hz, %u channel(s), period %u frames",
-           cap->rate, cap->channels, alsa_capture_period(ac));
-    capture_run(cap, ac, pcm);
+           cap->rate, cap->channels, period);
+    capture_run(cap, ac, b->pcm);
     atomic_store(&cap->live, 0);
-    session_free(cap, pcm);
     alsa_capture_close(ac);
     return 0;
+}
+
+/* While a lost device is away: a period of silence a period for each stream
+ * whose listeners may still wait ("outage-ms"), so that players keep
+ * playing; past that, its listeners are to be closed, and the loop is told. */
+static void outage_silence(struct capture *cap, const struct capture_buffers *b, uint64_t now)
+{
+    int waiting = 0;
+    for (struct stream *s = cap->streams; s; s = s->next) {
+        if (atomic_load(&s->outage_over)) continue;
+        if (now - cap->outage_since >= (uint64_t)s->cfg->outage_ms * 1000000u) {
+            atomic_store(&s->outage_over, 1);
+            report(cap, "no audio for %u ms (\"outage-ms\" of \"%s\"): closing its listeners",
+                   s->cfg->outage_ms, s->cfg->path);
+            wake(s);
+        }
+        else {
+            waiting = 1;
+            if (encode(s, b->zeros, PERIOD_FRAMES) != 0)
+                report(cap, "the MP3 encoder of \"%s\" failed", s->cfg->path);
+        }
+    }
+    if (!waiting) cap->outage_since = 0;    /* nobody to keep: just the retries */
+}
+
+/* Waits ms before the next try at the device; during an outage, in steps
+ * of a period of silence, paced by the clock, not by the steps. */
+static void outage_wait(struct capture *cap, const struct capture_buffers *b, unsigned ms)
+{
+    const uint64_t period_ns = (uint64_t)PERIOD_FRAMES * 1000000000u / cap->rate;
+    const uint64_t until = now_ns() + (uint64_t)ms * 1000000u;
+    while (!stopping(cap)) {
+        const uint64_t now = now_ns();
+        if (cap->outage_since) {
+            /* a try at the device that took long: no catching up past a second */
+            if (cap->silence_due + 1000000000u < now) cap->silence_due = now;
+            while (cap->outage_since && cap->silence_due <= now) {
+                outage_silence(cap, b, now);
+                cap->silence_due += period_ns;
+            }
+        }
+        if (now >= until) return;
+        const uint64_t next = cap->outage_since && cap->silence_due < until ? cap->silence_due : until;
+        pause_ms(cap, (unsigned)((next - now + 999999u) / 1000000u));
+    }
 }
 
 static void *capture_main(void *arg)
 {
     struct capture *cap = arg;
+    struct capture_buffers b = { NULL, NULL, 0 };
     unsigned backoff = BACKOFF_MIN_MS;
     while (!stopping(cap)) {
-        if (capture_session(cap) == 0) backoff = BACKOFF_MIN_MS;
+        if (capture_session(cap, &b) == 0) {
+            backoff = BACKOFF_MIN_MS;
+            cap->outage_since = cap->silence_due = now_ns();   /* it had audio: now lost */
+        }
         if (stopping(cap)) break;
-        pause_ms(cap, backoff);
+        outage_wait(cap, &b, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
+    buffers_free(cap, &b);
     return NULL;
 }
 
@@ -485,3 +578,4 @@ struct ring *stream_ring(struct stream *s) { return &s->ring; }
 const struct stream_config *stream_settings(const struct stream *s) { return s->cfg; }
 int stream_is_live(const struct stream *s) { return atomic_load(&s->cap->live); }
 unsigned long stream_overruns(const struct stream *s) { return atomic_load(&s->cap->overruns); }
+int stream_outage_over(const struct stream *s) { return atomic_load(&s->outage_over); }

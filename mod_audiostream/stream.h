@@ -65,6 +65,11 @@ const struct stream_config *stream_settings(const struct stream *s);
 /* True while the device is open and delivering audio (the same for every
  * stream sharing the capture). */
 int stream_is_live(const struct stream *s);
+/* True once the device was lost (an error, or no audio for a second) and
+ * the stream's outage-ms has passed without it coming back: its listeners,
+ * fed silence till then, are to be closed. The thread wakes the loop when it
+ * turns true; it turns false when the device opens again. */
+int stream_outage_over(const struct stream *s);
 /* Overruns of the device: counted once per capture, seen by each stream. */
 unsigned long stream_overruns(const struct stream *s);
 

@@ -112,6 +112,11 @@ static int valid_max_listeners(unsigned long long v)
     return v <= 1000000;
 }
 
+static int valid_outage_ms(unsigned long long v)
+{
+    return v <= 3600000;
+}
+
 static int valid_metaint(unsigned long long v)
 {
     return v >= ICY_METAINT_MIN && v <= ICY_METAINT_MAX;
@@ -140,6 +145,8 @@ static const struct setting settings[] = {
     STR("slow-listener", slow_listener, valid_slow_listener,
         "\"skip\" (to live) or \"drop\" (disconnect)"),
     INT("max-listeners", max_listeners, valid_max_listeners, "0 (no limit) to 1000000"),
+    INT("outage-ms", outage_ms, valid_outage_ms,
+        "0 (close listeners at once) to 3600000 (ms listeners get silence while the device is lost)"),
     STR("name", name, valid_text, TEXT_ALLOWED),
     STR("description", description, valid_text, TEXT_ALLOWED),
     STR("genre", genre, valid_text, TEXT_ALLOWED),
@@ -182,6 +189,7 @@ int stream_config_init(struct stream_config *c, const char *path, char *err, siz
     c->queue_ms = 5000;
     c->slow_listener = strdup("skip");
     c->max_listeners = 0;
+    c->outage_ms = 10000;
     c->name = strdup("");
     c->description = strdup("");
     c->genre = strdup("");

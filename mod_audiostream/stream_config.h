@@ -19,6 +19,7 @@ struct stream_config {
     unsigned queue_ms;  /* how far behind live a listener may fall */
     char *slow_listener;        /* past queue_ms: "skip" to live or "drop" */
     unsigned max_listeners;     /* 0: no limit */
+    unsigned outage_ms; /* how long listeners hear silence while the device is lost */
     char *name, *description, *genre, *url;  /* icy-* headers; "" not sent */
     unsigned public_;           /* icy-pub */
     unsigned metaint;           /* audio bytes between ICY metadata blocks */

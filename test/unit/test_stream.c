@@ -5,7 +5,8 @@
  * DEVICE must deliver 44.1 kHz stereo. The shared-capture tests add a PCM of
  * their own to ALSA_CONFIG_PATH, EXCLUSIVE below (type testtone, exclusive 1:
  * a second open fails as on a busy card, which proves the device is opened
- * once), so the testtone type must be defined there. */
+ * once), and FAILING (lost after a second, and absent while a file is), so
+ * the testtone type must be defined there. */
 #undef NDEBUG
 #include <assert.h>
 #include <poll.h>
@@ -20,6 +21,8 @@
 #include "stream.h"
 
 #define EXCLUSIVE "test_stream_exclusive"
+#define FAILING "test_stream_failing"     /* lost 1 s after each start; present_path to open */
+static char present_path[64];
 #define MAX_READERS 2
 
 static double now(void)
@@ -288,14 +291,86 @@ static void test_refusals(void)
     for (size_t i = 0; i < sizeof(cfgs) / sizeof(*cfgs); ++i) stream_config_free(cfgs[i]);
 }
 
-/* adds EXCLUSIVE to the ALSA configuration the test runs with */
-static char *add_exclusive_device(void)
+/* Polls s's wake fd until `until`, reading its frames (all whole, all
+ * the stream's); returns the bytes read, sets *over_at when the outage
+ * turned over, counts the messages that contain `what` in *seen. */
+static uint64_t outage_read(struct stream *s, uint64_t *pos, double until, double *over_at,
+                            const char *what, int *seen)
+{
+    static unsigned char batch[16384];
+    struct reader r;
+    reader_init(&r, s);
+    uint64_t bytes = 0, lost = 0;
+    char msg[512];
+    double t;
+    while ((t = now()) < until) {
+        struct pollfd pfd = { .fd = stream_wake_fd(s), .events = POLLIN };
+        if (poll(&pfd, 1, 100) != 1) continue;
+        stream_drain_wake(s);
+        while (stream_take_message(s, msg, sizeof(msg))) {
+            printf("message: %s\n", msg);
+            if (strstr(msg, what)) ++*seen;
+        }
+        if (*over_at == 0 && stream_outage_over(s)) *over_at = t;
+        size_t n;
+        while ((n = ring_read(stream_ring(s), pos, batch, sizeof(batch), &lost)) > 0) {
+            check_frames(&r, batch, n);
+            bytes += n;
+        }
+    }
+    assert(lost == 0);
+    return bytes;
+}
+
+/* The device is lost and stays away: its stream gets silence in real time
+ * for outage-ms, then is over (its listeners are to go); the device comes
+ * back: live again, not over. */
+static void test_outage(void)
+{
+    char err[512];
+    struct stream_config cfg;
+    config(&cfg, "/t", FAILING, 2, 128);
+    assert(stream_config_set(&cfg, "outage-ms", STREAM_CONFIG_INTEGER, "", 1500, err, sizeof(err)) == 0);
+    struct stream *s = new_stream(&cfg);
+    assert(fclose(fopen(present_path, "w")) == 0);
+    assert(stream_start(s, err, sizeof(err)) == 0);
+    wait_live(s);
+    uint64_t pos = ring_end(stream_ring(s));
+    assert(unlink(present_path) == 0);        /* it fails 1 s after its start, for good */
+    double over_at = 0;
+    int lost = 0, reopened = 0;
+    const double t0 = now();
+    while (!lost && now() < t0 + 3) outage_read(s, &pos, now() + 0.05, &over_at, "capture failed", &lost);
+    const double lost_at = now();
+    assert(lost == 1 && !stream_is_live(s));
+    /* 1.5 s of silence, less the look-ahead LAME still held */
+    const uint64_t bytes = outage_read(s, &pos, lost_at + 2.5, &over_at, "capturing", &reopened);
+    printf("test_stream: outage: %llu bytes of silence, over after %.2f s\n",
+           (unsigned long long)bytes, over_at - lost_at);
+    assert(over_at - lost_at > 1.3 && over_at - lost_at < 1.9);
+    assert(bytes > 16000 * 1.3 && bytes < 16000 * 1.8);
+    assert(reopened == 0 && stream_outage_over(s));
+    assert(fclose(fopen(present_path, "w")) == 0);  /* back within the back-off (<= 5 s) */
+    const double t1 = now();
+    while (!reopened && now() < t1 + 6) outage_read(s, &pos, now() + 0.05, &over_at, "capturing", &reopened);
+    assert(reopened == 1 && stream_is_live(s) && !stream_outage_over(s));
+    stream_free(s);
+    unlink(present_path);
+    stream_config_free(&cfg);
+}
+
+/* adds EXCLUSIVE and FAILING to the ALSA configuration the test runs with */
+static char *add_test_devices(void)
 {
     static char path[] = "/tmp/test_stream_XXXXXX";
     const int fd = mkstemp(path);
     assert(fd >= 0);
-    static const char conf[] = "pcm." EXCLUSIVE " { type testtone exclusive 1 }\n";
-    assert(write(fd, conf, sizeof(conf) - 1) == (ssize_t)sizeof(conf) - 1);
+    snprintf(present_path, sizeof(present_path), "%s.present", path);
+    char conf[1024];
+    const int len = snprintf(conf, sizeof(conf),
+        "pcm." EXCLUSIVE " { type testtone exclusive 1 }\n"
+        "pcm." FAILING " { type testtone fail_after_ms 1000 present_file \"%s\" }\n", present_path);
+    assert(write(fd, conf, (size_t)len) == len);
     close(fd);
     const char *old = getenv("ALSA_CONFIG_PATH");
     char list[4096];
@@ -312,11 +387,12 @@ int main(int argc, char **argv)
     }
     const double secs = argc > 2 ? atof(argv[2]) : 3;
     setvbuf(stdout, NULL, _IOLBF, 0);         /* the lines before a failed assert */
-    char *conf = add_exclusive_device();
+    char *conf = add_test_devices();
     test_one(argv[1], secs);
     test_refusals();
     test_shared(secs);
     test_free_order();
+    test_outage();
     unlink(conf);
     printf("test_stream: ok\n");
     return 0;
