@@ -239,19 +239,40 @@ ffmpeg -nostdin -loglevel error -f lavfi -i "sine=frequency=1000:sample_rate=441
     -ac 2 -f s16le "$WORK/second.raw"
 for i in $(seq 1 "$secs"); do cat "$WORK/second.raw"; done > "$WORK/pcm.raw"
 echo "pcm.loop { type testtone file \"$WORK/second.raw\" }" >> "$WORK/asound.conf"
-ratios=()
+# The capture thread's CPU (named "audiostream") in nanoseconds
+capture_ns() {
+    local t s=0
+    for t in /proc/"$1"/task/*; do
+        [ "$(cat "$t/comm" 2>/dev/null)" = audiostream ] && s=$((s + $(awk '{ print $1 }' "$t/schedstat")))
+    done
+    echo "$s"
+}
+lame_cpu() { # bash's `times` prints the children's user and system time on its second line
+    (lame --quiet -r -s 44.1 --signed --little-endian -b 128 --cbr -q 5 --nores \
+            "$WORK/pcm.raw" "$WORK/pcm.mp3" 2>/dev/null; times) | tail -1 \
+        | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+ratios=() busy=()
 for round in $(seq 1 "$rounds"); do
-    # rounds alternate the two so that a change in the machine's speed hits both
+    # rounds alternate the systems so that a change in the machine's speed hits all
     start_ours "enc$round" loop && { sleep 2; c0=$(cpu_ns "$PID"); sleep "$secs"; c1=$(cpu_ns "$PID"); }; stop_system
     ours_cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-    # bash's `times` prints the children's user and system time on its second line
-    lame_cpu=$( (lame --quiet -r -s 44.1 --signed --little-endian -b 128 --cbr -q 5 --nores \
-            "$WORK/pcm.raw" "$WORK/pcm.mp3" 2>/dev/null; times) | tail -1 \
-        | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
-    ratio=$(awk -v a="$ours_cpu" -v b="$lame_cpu" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
-    ratios+=("$ratio")
+    lame1=$(lame_cpu)
+    ratios+=("$(ratio "$ours_cpu" "$lame1")")
     printf 'encoding %d s of 44.1 kHz stereo at 128 kbit/s, q5, no reservoir: lighttpd+module (capture+encode, no listener) %s s CPU, lame command %s s CPU, ratio %s\n' \
-        "$secs" "$ours_cpu" "$lame_cpu" "$ratio" | tee -a "$TABLE"
+        "$secs" "$ours_cpu" "$lame1" "${ratios[-1]}" | tee -a "$TABLE"
+    # with a listener the capture wakes once a frame, for latency: its thread alone
+    start_ours "encl$round" loop && {
+        curl -s -N --max-time $((secs + 4)) -o /dev/null "$URL/live.mp3" & cpid=$!
+        sleep 2; c0=$(capture_ns "$PID"); sleep "$secs"; c1=$(capture_ns "$PID"); wait "$cpid"; }
+    stop_system
+    thread_cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+    lame2=$(lame_cpu)
+    busy+=("$(ratio "$thread_cpu" "$lame2")")
+    printf 'encoding %d s, the same, one listener: capture thread %s s CPU, lame command %s s CPU, ratio %s\n' \
+        "$secs" "$thread_cpu" "$lame2" "${busy[-1]}" | tee -a "$TABLE"
 done
-echo "encoding cost, median ratio of $rounds rounds: $(printf '%s\n' "${ratios[@]}" | sort -n | sed -n "$(( (rounds + 1) / 2 ))p")" | tee -a "$TABLE"
+echo "encoding cost, median ratio of $rounds rounds: $(median "${ratios[@]}") with no listener, $(median "${busy[@]}") with one (capture thread)" | tee -a "$TABLE"
 echo "results: $TABLE and $CSV" >&2

@@ -12,7 +12,7 @@
 struct alsa_capture {
     snd_pcm_t *pcm;
     unsigned channels;
-    snd_pcm_uframes_t period;
+    snd_pcm_uframes_t period, buffer;
 };
 
 /* ALSA explains failures through a process-wide handler (SNDERR) and
@@ -26,21 +26,22 @@ static void alsa_error_handler(const char *file, int line, const char *function,
     (void)file; (void)line; (void)function; (void)err;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(alsa_detail, sizeof(alsa_detail), fmt, ap);
+    (void)vsnprintf(alsa_detail, sizeof(alsa_detail), fmt, ap);   /* cut short: still a detail */
     va_end(ap);
 }
 
 static void describe(char *err, size_t errlen, const char *what, int rc)
 {
     if (alsa_detail[0])
-        snprintf(err, errlen, "%s: %s (%s)", what, snd_strerror(rc), alsa_detail);
+        (void)snprintf(err, errlen, "%s: %s (%s)", what, snd_strerror(rc), alsa_detail);
     else
-        snprintf(err, errlen, "%s: %s", what, snd_strerror(rc));
+        (void)snprintf(err, errlen, "%s: %s", what, snd_strerror(rc));
     alsa_detail[0] = '\0';
 }
 
 static int set_params(snd_pcm_t *pcm, unsigned rate, unsigned channels,
-                      snd_pcm_uframes_t *period, char *err, size_t errlen)
+                      snd_pcm_uframes_t *period, snd_pcm_uframes_t *buffer_out,
+                      char *err, size_t errlen)
 {
     snd_pcm_hw_params_t *hw;
     snd_pcm_hw_params_alloca(&hw);
@@ -66,6 +67,7 @@ static int set_params(snd_pcm_t *pcm, unsigned rate, unsigned channels,
         describe(err, errlen, "period/buffer set-up failed", rc);
         return rc;
     }
+    *buffer_out = buffer;
     return snd_pcm_hw_params_get_period_size(hw, period, NULL);
 }
 
@@ -89,8 +91,8 @@ struct alsa_capture *alsa_capture_open(const char *device, unsigned rate, unsign
         return NULL;
     }
     snd_pcm_nonblock(pcm, 0);
-    snd_pcm_uframes_t period = period_frames;
-    if (set_params(pcm, rate, channels, &period, err, errlen) < 0
+    snd_pcm_uframes_t period = period_frames, buffer = 0;
+    if (set_params(pcm, rate, channels, &period, &buffer, err, errlen) < 0
         || (rc = snd_pcm_start(pcm)) < 0) {
         if (rc < 0) describe(err, errlen, "cannot start capture", rc);
         snd_pcm_close(pcm);
@@ -98,13 +100,14 @@ struct alsa_capture *alsa_capture_open(const char *device, unsigned rate, unsign
     }
     struct alsa_capture *cap = malloc(sizeof(*cap));
     if (!cap) {
-        snprintf(err, errlen, "out of memory");
+        (void)snprintf(err, errlen, "out of memory");
         snd_pcm_close(pcm);
         return NULL;
     }
     cap->pcm = pcm;
     cap->channels = channels;
     cap->period = period;
+    cap->buffer = buffer;
     return cap;
 }
 
@@ -118,6 +121,11 @@ void alsa_capture_close(struct alsa_capture *cap)
 unsigned alsa_capture_period(const struct alsa_capture *cap)
 {
     return (unsigned)cap->period;
+}
+
+unsigned alsa_capture_buffer(const struct alsa_capture *cap)
+{
+    return (unsigned)cap->buffer;
 }
 
 /* an overrun (-EPIPE) or a suspend (-ESTRPIPE) is recoverable; anything

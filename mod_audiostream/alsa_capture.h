@@ -16,6 +16,8 @@ void alsa_capture_close(struct alsa_capture *cap);
 
 /* Frames per period the device settled on. */
 unsigned alsa_capture_period(const struct alsa_capture *cap);
+/* Frames the device buffers before it overruns. */
+unsigned alsa_capture_buffer(const struct alsa_capture *cap);
 
 enum { ALSA_CAPTURE_TIMEOUT = 0, ALSA_CAPTURE_ERROR = -1 };
 

@@ -30,6 +30,7 @@ enum {
     PERIOD_FRAMES = 1152,       /* one MPEG-1 frame: a wake-up per frame */
     READ_TIMEOUT_MS = 200,      /* how soon a stop is seen */
     STALL_MS = 1000,            /* no audio this long: the device is lost */
+    IDLE_WAIT_MS = 100,         /* no listener: read this often, or twice a buffer */
     BACKOFF_MIN_MS = 250,
     BACKOFF_MAX_MS = 5000,
     MESSAGES = 8,
@@ -204,19 +205,37 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether no stream of the capture has a listener: then no one waits for
+ * a frame, and the thread lets the device's buffer fill for IDLE_WAIT_MS
+ * and reads it all at once, a wake-up for several periods instead of one a
+ * period (which is most of what capture costs beyond encoding). */
+static int capture_idle(const struct capture *cap)
+{
+    for (const struct stream *s = cap->streams; s; s = s->next)
+        if (atomic_load_explicit(&s->wake_on_frames, memory_order_relaxed)) return 0;
+    return 1;
+}
+
 /* Reads, encodes and publishes until a stop, a device error or a stall: a
  * device that delivers nothing for STALL_MS is as good as lost, and its
  * listeners are better served with silence while it is reopened. */
 static void capture_run(struct capture *cap, struct alsa_capture *ac, int16_t *pcm)
 {
     const unsigned period = alsa_capture_period(ac);
+    /* idle reads come at least twice per buffer: an idle stream never overruns */
+    unsigned idle_ms = (unsigned)((uint64_t)alsa_capture_buffer(ac) * 1000 / cap->rate / 2);
+    if (idle_ms > IDLE_WAIT_MS) idle_ms = IDLE_WAIT_MS;
     char err[MESSAGE_LEN - LABEL_LEN - 8];
     uint64_t last_audio = now_ns();
+    int drained = 1;
     while (!stopping(cap)) {
+        const int idle = capture_idle(cap);
+        if (idle && drained) pause_ms(cap, idle_ms);
         unsigned long overruns = 0;
-        const long n = alsa_capture_read(ac, pcm, period, READ_TIMEOUT_MS, &overruns,
+        const long n = alsa_capture_read(ac, pcm, period, idle ? 0 : READ_TIMEOUT_MS, &overruns,
                                          err, sizeof(err));
         if (overruns) atomic_fetch_add(&cap->overruns, overruns);
+        drained = n == ALSA_CAPTURE_TIMEOUT;
         if (n == ALSA_CAPTURE_ERROR) {
             report(cap, "%s; reopening it", err);
             return;
@@ -543,6 +562,7 @@ int stream_start(struct stream *s, char *err, size_t errlen)
         return -1;
     }
     cap->thread_running = 1;
+    (void)pthread_setname_np(cap->thread, "audiostream");   /* for top -H and the benchmark */
     return 0;
 }
 
