@@ -52,6 +52,7 @@ struct capture {
     int stop;
     char label[LABEL_LEN];      /* names the device in messages; set before the thread starts */
     char last_report[MESSAGE_LEN];  /* capture thread only: log state changes once */
+    struct capture *next_all;   /* on all_captures */
     uint64_t outage_since;      /* capture thread only: when the device was lost, 0 if not */
     uint64_t silence_due;       /* capture thread only: the next period of silence */
 };
@@ -390,6 +391,62 @@ static void *capture_main(void *arg)
 
 /* ---- the capture, on the loop's side ---- */
 
+/* ---- fork ----
+ * lighttpd forks with the capture running: server.graceful-restart-bg
+ * leaves a child to finish the listeners while the parent re-executes
+ * itself. The capture thread stays behind in the parent, so the child must
+ * neither inherit a lock the thread held at that instant (its loop still
+ * reads rings and messages) nor wait for the thread at exit. The handlers
+ * run in the forking thread, the loop's, which alone changes the list. */
+static struct capture *all_captures;
+
+static void fork_prepare(void)
+{
+    for (struct capture *cap = all_captures; cap; cap = cap->next_all) {
+        pthread_mutex_lock(&cap->lock);
+        for (struct stream *s = cap->streams; s; s = s->next) {
+            pthread_mutex_lock(&s->lock);
+            pthread_mutex_lock(&s->ring.lock);
+        }
+    }
+}
+
+static void fork_unlock(void)
+{
+    for (struct capture *cap = all_captures; cap; cap = cap->next_all) {
+        for (struct stream *s = cap->streams; s; s = s->next) {
+            pthread_mutex_unlock(&s->ring.lock);
+            pthread_mutex_unlock(&s->lock);
+        }
+        pthread_mutex_unlock(&cap->lock);
+    }
+}
+
+static void fork_child(void)
+{
+    fork_unlock();
+    for (struct capture *cap = all_captures; cap; cap = cap->next_all) {
+        cap->thread_running = 0;        /* it runs in the parent only */
+        atomic_store(&cap->live, 0);
+    }
+}
+
+static void fork_handlers(void)
+{
+    /* glibc drops a shared object's handlers when it is unloaded */
+    (void)pthread_atfork(fork_prepare, fork_unlock, fork_child);
+}
+
+static void all_captures_remove(struct capture *cap)
+{
+    for (struct capture **p = &all_captures; *p; p = &(*p)->next_all) {
+        if (*p == cap) {
+            *p = cap->next_all;
+            return;
+        }
+    }
+}
+
 static struct capture *capture_new(struct stream *first)
 {
     struct capture *cap = calloc(1, sizeof(*cap));
@@ -408,6 +465,10 @@ static struct capture *capture_new(struct stream *first)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&cap->stop_cond, &ca);
     pthread_condattr_destroy(&ca);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, fork_handlers);
+    cap->next_all = all_captures;
+    all_captures = cap;
     return cap;
 }
 
@@ -434,6 +495,7 @@ static void capture_leave(struct capture *cap, struct stream *s)
     }
     s->next = NULL;
     if (cap->streams) return;
+    all_captures_remove(cap);
     pthread_cond_destroy(&cap->stop_cond);
     pthread_mutex_destroy(&cap->lock);
     free(cap->device);
