@@ -37,7 +37,7 @@ int bench_loop_init(int *ep, int listen_fd, long ms,
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an EPIPE, not a death */
+    (void)signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an EPIPE, not a death */
     /* edge-triggered, and the caller accepts until EAGAIN: out of descriptors
      * (EMFILE) it retries at the next connection instead of spinning */
     watch(*ep, listen_fd, listen_tag, EPOLLIN | EPOLLET);

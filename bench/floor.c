@@ -232,6 +232,8 @@ int main(int argc, char **argv)
     setrlimit(RLIMIT_NOFILE, &rl);
     getrlimit(RLIMIT_NOFILE, &rl);
     g.capconns = rl.rlim_cur < 1u << 20 ? (size_t)rl.rlim_cur : 1u << 20;
+    /* an array of pointers: sizeof *g.conns is a pointer's size, as meant */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): see above
     if (!(g.conns = malloc(g.capconns * sizeof *g.conns)))
         return must(-1, "malloc");
     int tfd = setup(port, interval);

@@ -85,6 +85,17 @@ static void die(const char *what)
 	exit(1);
 }
 
+/* a number, or die: atof would take a typo for 0 */
+static double number(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end)
+		die("not a number");
+	return v;
+}
+
 static void *grow(void *p, size_t n, size_t size)
 {
 	p = realloc(p, n * size);
@@ -222,10 +233,10 @@ static void scan(void)
 {
 	static int64_t pos;
 	/* enough decoded audio after a candidate for the search and the slots */
-	int64_t need = 4 * t3.n + (int64_t)rate * (15 + 5 * SLOTS) / 1000;
+	int64_t need = 4 * (int64_t)t3.n + (int64_t)rate * (15 + 5 * SLOTS) / 1000;
 
-	if (pos < decoded - RING + 2 * t3.n)
-		pos = decoded - RING + 2 * t3.n;	/* fell behind: skip what is gone */
+	if (pos < decoded - RING + 2 * (int64_t)t3.n)
+		pos = decoded - RING + 2 * (int64_t)t3.n;	/* fell behind: skip what is gone */
 	while (pos + need <= decoded) {
 		int64_t l, best = pos;
 		double a3 = 0;
@@ -234,7 +245,7 @@ static void scan(void)
 			pos++;
 			continue;
 		}
-		for (l = pos > t3.n ? pos - t3.n : 0; l <= pos + 3 * t3.n; l++) {
+		for (l = pos > t3.n ? pos - t3.n : 0; l <= pos + 3 * (int64_t)t3.n; l++) {
 			double a = tone(l, &t3);
 
 			if (a > a3) {
@@ -270,7 +281,7 @@ static void decoded_frame(mpg123_handle *mh, const int16_t *audio, size_t bytes)
 		float sum = 0;
 
 		for (c = 0; c < channels; c++)
-			sum += audio[i * channels + c];
+			sum += (float)audio[i * channels + c];
 		pcm[(decoded + i) & (RING - 1)] = sum / (float)channels;
 	}
 	decoded += n;
@@ -380,7 +391,7 @@ int main(int argc, char **argv)
 	char req[1024], hdr[8192];
 	unsigned char buf[65536];
 	size_t hlen = 0;
-	int fd, i, body = 0;
+	int fd, i, body = 0, n;
 	int64_t t_connect, deadline;
 	mpg123_handle *mh;
 
@@ -397,8 +408,8 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--port")) port = v;
 		else if (!strcmp(argv[i], "--host")) host = v;
 		else if (!strcmp(argv[i], "--path")) path = v;
-		else if (!strcmp(argv[i], "--seconds")) seconds = atof(v);
-		else if (!strcmp(argv[i], "--skip")) skip = atof(v);
+		else if (!strcmp(argv[i], "--seconds")) seconds = number(v);
+		else if (!strcmp(argv[i], "--skip")) skip = number(v);
 		else if (!strcmp(argv[i], "--label")) label = v;
 		else die("unknown option");
 		i++;
@@ -409,8 +420,10 @@ int main(int argc, char **argv)
 	mh = decoder();
 	t_connect = now_ns();
 	fd = connect_to(host, port);
-	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n"
-		 "User-Agent: latency-probe\r\n\r\n", path, host);
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n"
+		     "User-Agent: latency-probe\r\n\r\n", path, host);
+	if (n < 0 || (size_t)n >= sizeof(req))	/* cut, it would be a bad request */
+		die("--path or --host too long");
 	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
 		die("send failed");
 	/* until the first byte: 10 s; then until first byte + seconds */

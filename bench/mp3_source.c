@@ -51,7 +51,7 @@ static unsigned char *read_whole_file(const char *path, size_t *n)
         p = NULL;
     }
     if (f)
-        fclose(f);
+        (void)fclose(f);    /* read only: a short read is caught above */
     *n = p ? (size_t)len : 0;
     return p;
 }

@@ -27,7 +27,7 @@ static int refuse(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    (void)vsnprintf(err, errlen, fmt, ap);   /* a message cut short is still one */
     va_end(ap);
     return 400;
 }

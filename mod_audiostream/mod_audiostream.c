@@ -37,7 +37,7 @@
 /* What lighttpd may hold for one listener: below its 64 KiB spill of
  * http_chunk_* data to temp files (http_chunk.c). The rest of a listener's
  * lag stays in the stream's ring, up to queue-ms, then it skips or drops. */
-#define QUEUE_CAP    (32 * 1024)
+#define QUEUE_CAP    ((size_t)32 * 1024)
 #define MAX_INTERVAL_US 400000    /* longest wait between two writes to a listener */
 #define RETRY_AFTER  "2"          /* seconds; capture retries sooner than that */
 /* Listeners handed audio per wake-up. lighttpd writes them out before the
@@ -604,11 +604,11 @@ static void response_icy(request_st * const r, const listener * const l) {
     if (*c->description) header_set(r, CONST_STR_LEN("icy-description"), c->description);
     if (*c->genre) header_set(r, CONST_STR_LEN("icy-genre"), c->genre);
     if (*c->url) header_set(r, CONST_STR_LEN("icy-url"), c->url);
-    snprintf(num, sizeof(num), "%u", c->bitrate);
+    (void)snprintf(num, sizeof(num), "%u", c->bitrate);   /* fits: 10 digits */
     header_set(r, CONST_STR_LEN("icy-br"), num);
     header_set(r, CONST_STR_LEN("icy-pub"), c->public_ ? "1" : "0");
     if (l->icy) {
-        snprintf(num, sizeof(num), "%u", c->metaint);
+        (void)snprintf(num, sizeof(num), "%u", c->metaint);
         header_set(r, CONST_STR_LEN("icy-metaint"), num);
     }
 }

@@ -20,9 +20,11 @@ static void refused(const struct mp3_encoder_settings *set, int rc, char *err, s
 {
     char in[32] = "";
     if (in_channels(set) != set->channels)
-        snprintf(in, sizeof(in), " from %u", in_channels(set));
-    snprintf(err, errlen, "LAME refused %u Hz, %u channel(s)%s, %u kbit/s, quality %u (error %d)",
-             set->rate, set->channels, in, set->bitrate, set->quality, rc);
+        (void)snprintf(in, sizeof(in), " from %u", in_channels(set));   /* fits: 6 + 10 digits */
+    /* into the caller's buffer for messages, cut short if it must be */
+    (void)snprintf(err, errlen,
+                   "LAME refused %u Hz, %u channel(s)%s, %u kbit/s, quality %u (error %d)",
+                   set->rate, set->channels, in, set->bitrate, set->quality, rc);
 }
 
 static lame_global_flags *configure(const struct mp3_encoder_settings *set,
@@ -31,13 +33,13 @@ static lame_global_flags *configure(const struct mp3_encoder_settings *set,
     /* a stereo MP3 of mono PCM would only pretend: a shared device opens
      * with the most channels any of its streams wants */
     if (in_channels(set) < set->channels) {
-        snprintf(err, errlen, "cannot encode %u channel(s) from %u", set->channels,
-                 in_channels(set));
+        (void)snprintf(err, errlen, "cannot encode %u channel(s) from %u", set->channels,
+                       in_channels(set));
         return NULL;
     }
     lame_global_flags *gf = lame_init();
     if (!gf) {
-        snprintf(err, errlen, "lame_init failed");
+        (void)snprintf(err, errlen, "lame_init failed");
         return NULL;
     }
     lame_set_in_samplerate(gf, (int)set->rate);
@@ -66,7 +68,7 @@ struct mp3_encoder *mp3_encoder_new(const struct mp3_encoder_settings *set,
     if (!gf) return NULL;
     struct mp3_encoder *enc = malloc(sizeof(*enc));
     if (!enc) {
-        snprintf(err, errlen, "out of memory");
+        (void)snprintf(err, errlen, "out of memory");
         lame_close(gf);
         return NULL;
     }

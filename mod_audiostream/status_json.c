@@ -61,7 +61,7 @@ static void put_string(struct out *o, const char *str)
         else if (s[i] == '\n') put(o, "\\n", 2);
         else if (s[i] == '\r') put(o, "\\r", 2);
         else if (s[i] < 0x20) {
-            snprintf(esc, sizeof(esc), "\\u%04X", s[i]);
+            (void)snprintf(esc, sizeof(esc), "\\u%04X", s[i]);   /* 6 bytes of 8 */
             put(o, esc, 6);
         } else put(o, str + i, (size_t)k);
         i += (size_t)(k < 0 ? -k : k);
@@ -84,7 +84,7 @@ static void member_string(struct out *o, const char *key, const char *value)
 static void member_number(struct out *o, const char *key, uint64_t value)
 {
     char num[24];
-    snprintf(num, sizeof(num), "%" PRIu64, value);
+    (void)snprintf(num, sizeof(num), "%" PRIu64, value);   /* at most 20 digits */
     put(o, "\"", 1);
     put_cstr(o, key);
     put(o, "\":", 2);
@@ -105,12 +105,14 @@ static void format_dates(time_t t, char rfc[64], char iso[64])
     if (!localtime_r(&t, &tm) || tm.tm_wday < 0 || tm.tm_wday > 6 || tm.tm_mon < 0 ||
         tm.tm_mon > 11)
         return;
+    /* "+hhmm" fits in 8; so does every field's widest value in 64: none is cut */
     char zone[8] = "";
-    strftime(zone, sizeof(zone), "%z", &tm);
-    snprintf(rfc, 64, "%s, %02d %s %d %02d:%02d:%02d %s", wday_names[tm.tm_wday], tm.tm_mday,
-             month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, zone);
-    snprintf(iso, 64, "%d-%02d-%02dT%02d:%02d:%02d%s", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, zone);
+    if (strftime(zone, sizeof(zone), "%z", &tm) == 0) zone[0] = '\0';
+    (void)snprintf(rfc, 64, "%s, %02d %s %d %02d:%02d:%02d %s", wday_names[tm.tm_wday],
+                   tm.tm_mday, month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                   tm.tm_sec, zone);
+    (void)snprintf(iso, 64, "%d-%02d-%02dT%02d:%02d:%02d%s", tm.tm_year + 1900, tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, zone);
 }
 
 /* key and key_iso8601, as Icecast pairs them */
@@ -118,7 +120,7 @@ static void member_dates(struct out *o, const char *key, time_t t)
 {
     char rfc[64] = "", iso[64] = "", iso_key[64];
     format_dates(t, rfc, iso);
-    snprintf(iso_key, sizeof(iso_key), "%s_iso8601", key);
+    (void)snprintf(iso_key, sizeof(iso_key), "%s_iso8601", key);   /* keys are ours, short */
     member_string(o, key, rfc);
     member_string(o, iso_key, iso);
 }
@@ -196,10 +198,12 @@ static int put_sources(struct out *o, const struct status_source *src, size_t n)
         put_cstr(o, "\"dummy\":null");
         return 0;
     }
+    /* an array of pointers: sizeof(*sorted) is a pointer's size, as meant */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): see above
     const struct status_source **sorted = malloc(n * sizeof(*sorted));
     if (!sorted) return -1;
     for (size_t i = 0; i < n; ++i) sorted[i] = &src[i];
-    qsort(sorted, n, sizeof(*sorted), by_mount);
+    qsort(sorted, n, sizeof(*sorted), by_mount);   // NOLINT(bugprone-sizeof-expression): as above
     put_cstr(o, n > 1 ? "\"source\":[" : "\"source\":");
     for (size_t i = 0; i < n; ++i) {
         if (i) put(o, ",", 1);

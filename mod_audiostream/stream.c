@@ -94,7 +94,8 @@ static void post_message(struct stream *s, const char *msg)
 {
     pthread_mutex_lock(&s->lock);
     if (s->msg_count < MESSAGES) {
-        snprintf(s->messages[(s->msg_head + s->msg_count) % MESSAGES], MESSAGE_LEN, "%s", msg);
+        (void)snprintf(s->messages[(s->msg_head + s->msg_count) % MESSAGES], MESSAGE_LEN, "%s",
+                       msg);   /* msg is at most MESSAGE_LEN: never cut */
         s->msg_count++;
     }
     pthread_mutex_unlock(&s->lock);
@@ -108,10 +109,12 @@ static void post_message(struct stream *s, const char *msg)
 static void report(struct capture *cap, const char *fmt, ...)
 {
     char msg[MESSAGE_LEN];
+    /* n <= LABEL_LEN + 1 < sizeof(msg): the label always leaves room */
+    _Static_assert(LABEL_LEN + 2 < MESSAGE_LEN, "a label leaves room in a message");
     const int n = snprintf(msg, sizeof(msg), "%s: ", cap->label);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+    (void)vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);   /* cut short: still a message */
     va_end(ap);
     if (strcmp(msg, cap->last_report) == 0) return;
     memcpy(cap->last_report, msg, sizeof(msg));
@@ -123,7 +126,7 @@ int stream_take_message(struct stream *s, char *buf, size_t len)
     pthread_mutex_lock(&s->lock);
     const int have = s->msg_count > 0;
     if (have) {
-        snprintf(buf, len, "%s", s->messages[s->msg_head]);
+        (void)snprintf(buf, len, "%s", s->messages[s->msg_head]);   /* the caller's size */
         s->msg_head = (s->msg_head + 1) % MESSAGES;
         s->msg_count--;
     }
@@ -143,7 +146,7 @@ static void capture_label(struct capture *cap)
         sep = ", ";
     }
     if (cap->streams->next && n > 0 && n < LABEL_LEN)
-        snprintf(cap->label + n, sizeof(cap->label) - (size_t)n, ")");
+        (void)snprintf(cap->label + n, sizeof(cap->label) - (size_t)n, ")");   /* may be cut */
 }
 
 /* ---- the capture thread ---- */
@@ -527,7 +530,7 @@ static int encoders_fit(struct capture *cap, char *err, size_t errlen)
     for (struct stream *s = cap->streams; s; s = s->next) {
         if (s->enc_channels == cap->channels) continue;
         if (encoder_open(s, cap->channels, why, sizeof(why)) != 0) {
-            snprintf(err, errlen, "stream \"%s\": %s", s->cfg->path, why);
+            (void)snprintf(err, errlen, "stream \"%s\": %s", s->cfg->path, why);
             return -1;
         }
     }
@@ -540,7 +543,7 @@ struct stream *stream_new(const struct stream_config *cfg, char *err, size_t err
 {
     struct stream *s = calloc(1, sizeof(*s));
     if (!s) {
-        snprintf(err, errlen, "out of memory");
+        (void)snprintf(err, errlen, "out of memory");
         return NULL;
     }
     s->cfg = cfg;
@@ -554,12 +557,12 @@ struct stream *stream_new(const struct stream_config *cfg, char *err, size_t err
     const size_t frames = (size_t)cfg->rate / 576 * secs + 16;
     if (encoder_open(s, cfg->channels, err, errlen) != 0) goto fail;
     if (ring_init(&s->ring, bytes, frames) != 0 || !(s->cap = capture_new(s))) {
-        snprintf(err, errlen, "out of memory");
+        (void)snprintf(err, errlen, "out of memory");
         goto fail;
     }
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (s->wake_fd < 0) {
-        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        (void)snprintf(err, errlen, "eventfd: %s", strerror(errno));
         goto fail;
     }
     return s;
@@ -573,9 +576,10 @@ int stream_same_capture(const struct stream_config *first, const struct stream_c
 {
     if (strcmp(first->device, c->device) != 0) return 0;
     if (first->rate == c->rate) return 1;
-    snprintf(err, errlen,
-             "stream \"%s\" captures from device \"%s\" with \"%s\" at %u Hz: "
-             "\"rate\" => %u must match", c->path, c->device, first->path, first->rate, c->rate);
+    (void)snprintf(err, errlen,
+                   "stream \"%s\" captures from device \"%s\" with \"%s\" at %u Hz: "
+                   "\"rate\" => %u must match",
+                   c->path, c->device, first->path, first->rate, c->rate);
     return -1;
 }
 
@@ -597,8 +601,8 @@ int stream_share_capture(struct stream *s, struct stream *first, char *err, size
     if (same < 0) return -1;
     const char *why = same ? cannot_share(s, first) : "it names another device";
     if (why) {
-        snprintf(err, errlen, "stream \"%s\" cannot share the capture of \"%s\": %s",
-                 s->cfg->path, first->cfg->path, why);
+        (void)snprintf(err, errlen, "stream \"%s\" cannot share the capture of \"%s\": %s",
+                       s->cfg->path, first->cfg->path, why);
         return -1;
     }
     capture_leave(s->cap, s);
@@ -620,7 +624,7 @@ int stream_start(struct stream *s, char *err, size_t errlen)
     cap->stop = 0;
     const int rc = pthread_create(&cap->thread, NULL, capture_main, cap);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot start the capture thread: %s", strerror(rc));
+        (void)snprintf(err, errlen, "cannot start the capture thread: %s", strerror(rc));
         return -1;
     }
     cap->thread_running = 1;

@@ -174,7 +174,7 @@ int stream_config_init(struct stream_config *c, const char *path, char *err, siz
 {
     memset(c, 0, sizeof(*c));
     if (path[0] != '/') {
-        snprintf(err, errlen, "stream path \"%s\" must start with \"/\"", path);
+        (void)snprintf(err, errlen, "stream path \"%s\" must start with \"/\"", path);
         return -1;
     }
     c->path = strdup(path);
@@ -200,7 +200,7 @@ int stream_config_init(struct stream_config *c, const char *path, char *err, siz
     c->cors_origin = strdup("*");
     if (!c->path || !strings_allocated(c)) {
         stream_config_free(c);
-        snprintf(err, errlen, "out of memory");
+        (void)snprintf(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -221,8 +221,10 @@ void stream_config_free(struct stream_config *c)
 int stream_config_check(const struct stream_config *c, char *err, size_t errlen)
 {
     if (c->burst_ms > c->queue_ms) {
-        snprintf(err, errlen, "\"burst-ms\" => %u is more than \"queue-ms\" => %u: a listener "
-                 "would start further behind live than it may fall", c->burst_ms, c->queue_ms);
+        (void)snprintf(err, errlen,
+                       "\"burst-ms\" => %u is more than \"queue-ms\" => %u: a listener "
+                       "would start further behind live than it may fall",
+                       c->burst_ms, c->queue_ms);
         return -1;
     }
     return 0;
@@ -249,12 +251,14 @@ static int refuse(const struct setting *s, enum stream_config_type type, const c
                   long long num, char *err, size_t errlen)
 {
     if (type == STREAM_CONFIG_INTEGER)
-        snprintf(err, errlen, "\"%s\" => %lld is not valid: use %s", s->key, num, s->allowed);
+        (void)snprintf(err, errlen, "\"%s\" => %lld is not valid: use %s", s->key, num,
+                       s->allowed);
     else if (type == STREAM_CONFIG_STRING)
-        snprintf(err, errlen, "\"%s\" => \"%s\" is not valid: use %s", s->key, str, s->allowed);
+        (void)snprintf(err, errlen, "\"%s\" => \"%s\" is not valid: use %s", s->key, str,
+                       s->allowed);
     else
-        snprintf(err, errlen, "\"%s\" must be %s", s->key,
-                 s->type == STREAM_CONFIG_STRING ? "a string" : "an integer");
+        (void)snprintf(err, errlen, "\"%s\" must be %s", s->key,
+                       s->type == STREAM_CONFIG_STRING ? "a string" : "an integer");
     return -1;
 }
 
@@ -272,7 +276,7 @@ static int unknown_key(const char *key, char *err, size_t errlen)
     int n = snprintf(err, errlen, "unknown key \"%s\" (known:", key);
     for (size_t i = 0; i < NSETTINGS && n > 0 && (size_t)n < errlen; ++i)
         n += snprintf(err + n, errlen - (size_t)n, " %s", settings[i].key);
-    if (n > 0 && (size_t)n < errlen) snprintf(err + n, errlen - (size_t)n, ")");
+    if (n > 0 && (size_t)n < errlen) (void)snprintf(err + n, errlen - (size_t)n, ")");
     return -1;
 }
 
@@ -288,7 +292,7 @@ int stream_config_set(struct stream_config *c, const char *key, enum stream_conf
         if (type != STREAM_CONFIG_STRING || !s->valid_str(str))
             return refuse(s, type, str, num, err, errlen);
         if (set_string((char **)(void *)field, str) == 0) return 0;
-        snprintf(err, errlen, "out of memory");
+        (void)snprintf(err, errlen, "out of memory");
         return -1;
     }
     unsigned long long v;

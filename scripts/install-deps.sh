@@ -17,6 +17,9 @@ packages=(
     build-essential autoconf automake libtool pkgconf libasound2-dev libmp3lame-dev
     # tests: clients, decoders, leak checking
     curl mpg123 alsa-utils valgrind cppcheck
+    # static analysis: test/tidy.sh's clang-tidy (Debian 12: clang-tidy-14,
+    # run as clang-tidy); it parses bench/latency.c too, hence mpg123.h
+    clang-tidy libmpg123-dev
     # tests: the status JSON is checked with a real JSON parser; a real
     # player that prints the ICY title
     python3 mpv

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian 12 machine as root:
-# installs what it needs, builds, runs the unit tests, the integration tests
+# installs what it needs, builds, runs the unit tests, cppcheck and
+# clang-tidy, the integration tests
 # in Debian's lighttpd, the Debian package's test, the integration tests
 # again with the module built with AddressSanitizer and
 # UndefinedBehaviorSanitizer, the core tests against lighttpd 1.4.79 and
@@ -62,6 +63,12 @@ lsrc=$(bash "$here/scripts/lighttpd-source.sh")
 cppcheck -q --enable=warning,style,performance,portability --error-exitcode=1 --std=c11 \
     -DHAVE_CONFIG_H -I "$lsrc" -I "$lsrc/src" "$here/mod_audiostream/mod_audiostream.c" 2>&1
 result "cppcheck: the lighttpd glue is clean" $?
+
+echo "# clang-tidy (bugprone-*, cert-*, clang-analyzer-*)"
+tlog=$(mktemp)
+bash "$here/test/tidy.sh" "$build" | tee "$tlog"
+add_counts "$tlog" "clang-tidy"
+rm -f "$tlog"
 
 echo "# integration tests"
 log=$(mktemp)

@@ -15,7 +15,19 @@ static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* a number, or exit 2: atof would take a typo for 0 */
+static double number(const char *s)
+{
+    char *end;
+    const double v = strtod(s, &end);
+    if (end == s || *end != '\0') {
+        fprintf(stderr, "bodytime: not a number: %s\n", s);
+        exit(2);
+    }
+    return v;
 }
 
 int main(int argc, char **argv)
@@ -24,7 +36,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bodytime OUT_FILE [STEADY_FROM_MS]\n");
         return 2;
     }
-    const double steady_from = argc > 2 ? atof(argv[2]) : 500;
+    const double steady_from = argc > 2 ? number(argv[2]) : 500;
     FILE *out = fopen(argv[1], "wb");
     if (!out) {
         perror(argv[1]);
@@ -47,9 +59,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    fclose(out);
+    if (fclose(out) != 0) {   /* the last of the body is written only now */
+        perror(argv[1]);
+        return 2;
+    }
     const double span = last - first - steady_from;
     printf("first_ms=%.0f last_ms=%.0f bytes=%llu steady_bps=%.0f\n", first, last,
-           (unsigned long long)total, span > 0 ? steady * 1000.0 / span : 0.0);
+           (unsigned long long)total, span > 0 ? (double)steady * 1000.0 / span : 0.0);
     return 0;
 }

@@ -30,10 +30,17 @@ static int load(struct file *f, const char *name)
     size_t n;
     while (f->data && (n = fread(f->data + f->len, 1, cap - f->len, in)) > 0) {
         f->len += n;
-        if (f->len == cap) f->data = realloc(f->data, cap *= 2);
+        if (f->len == cap) {
+            unsigned char *more = realloc(f->data, cap *= 2);
+            if (!more) free(f->data);
+            f->data = more;
+        }
     }
-    fclose(in);
-    return f->data ? 0 : -1;
+    /* a read error is not the end of the file: a prefix could pass for it */
+    const int bad = ferror(in);
+    (void)fclose(in);                   /* read only: its errors are ferror's */
+    if (bad) perror(name);
+    return f->data && !bad ? 0 : -1;
 }
 
 /* length of the run of whole frames from the start; *frames counts them */
@@ -119,15 +126,15 @@ int main(int argc, char **argv)
     }
     const int n = argc - 2;
     struct file *files = calloc((size_t)n, sizeof(*files));
-    for (int i = 0; i < n; ++i)
-        if (!files || load(&files[i], argv[i + 2]) != 0) return 2;
-    int rc = 0;
-    if (strcmp(argv[1], "frames") == 0) {
+    int rc = files ? 0 : 2;
+    for (int i = 0; rc == 0 && i < n; ++i)
+        if (load(&files[i], argv[i + 2]) != 0) rc = 2;
+    if (rc == 0 && strcmp(argv[1], "frames") == 0) {
         for (int i = 0; i < n; ++i) rc |= check_frames(&files[i]);
-    } else {
+    } else if (rc == 0) {
         rc = check_same(files, n);
     }
-    for (int i = 0; i < n; ++i) free(files[i].data);
+    for (int i = 0; files && i < n; ++i) free(files[i].data);
     free(files);
     return rc;
 }

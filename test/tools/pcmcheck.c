@@ -150,7 +150,7 @@ static uint8_t *read_all(const char *path, size_t *len)
 	if (ferror(f))
 		die(path);
 	if (f != stdin)
-		fclose(f);
+		(void)fclose(f);	/* read only: its errors are ferror's, above */
 	return buf;
 }
 
@@ -222,7 +222,7 @@ static void decode(const uint8_t *b, size_t len, const struct opts *o,
 			if (ch == 0)
 				p->x[i] = v;
 		}
-		ss = p->n ? sqrt(ss / p->n) : 0;
+		ss = p->n ? sqrt(ss / (double)p->n) : 0;
 		if (ch == 0)
 			p->rms = ss;
 		if (ss < p->min_ch_rms) {
@@ -264,7 +264,7 @@ static int check_dropouts(const struct pcm *p, long rate, long skip_ms)
 		double ss = 0;
 		for (size_t i = k * bl; i < (k + 1) * bl; i++)
 			ss += p->x[i] * p->x[i];
-		rms[k] = sqrt(ss / bl);
+		rms[k] = sqrt(ss / (double)bl);
 	}
 	med = median(rms, nb);
 	for (size_t k = 0; k <= nb; k++) {
@@ -272,7 +272,7 @@ static int check_dropouts(const struct pcm *p, long rate, long skip_ms)
 			run++;
 		} else if (run) {
 			fail("dropout at_ms=%.0f len_ms=%.0f",
-			     (double)skip_ms + 10.0 * (double)(k - run), 10.0 * run);
+			     (double)skip_ms + 10.0 * (double)(k - run), 10.0 * (double)run);
 			events++;
 			run = 0;
 		}
@@ -289,9 +289,9 @@ static double coarse_freq(const double *x, size_t n, long rate)
 	double *h = xmalloc(w * sizeof(*h)), best = 0, best_f = 0;
 
 	for (size_t i = 0; i < w; i++)
-		h[i] = x[i] * (0.5 - 0.5 * cos(2 * M_PI * i / w));
+		h[i] = x[i] * (0.5 - 0.5 * cos(2 * M_PI * (double)i / (double)w));
 	for (long f = 20; f < rate / 2; f++) {
-		double k = 2 * cos(2 * M_PI * f / rate), s1 = 0, s2 = 0, pw;
+		double k = 2 * cos(2 * M_PI * (double)f / (double)rate), s1 = 0, s2 = 0, pw;
 		for (size_t i = 0; i < w; i++) {
 			double s = h[i] + k * s1 - s2;
 			s2 = s1;
@@ -300,7 +300,7 @@ static double coarse_freq(const double *x, size_t n, long rate)
 		pw = s1 * s1 + s2 * s2 - k * s1 * s2;
 		if (pw > best) {
 			best = pw;
-			best_f = f;
+			best_f = (double)f;
 		}
 	}
 	free(h);
@@ -315,7 +315,7 @@ static void fit_block(const double *x, size_t i0, size_t len, double w,
 	double cc = 0, ss = 0, cs = 0, xc = 0, xs = 0, det, a, b;
 
 	for (size_t i = i0; i < i0 + len; i++) {
-		double c = cos(w * i), s = sin(w * i);
+		double c = cos(w * (double)i), s = sin(w * (double)i);
 		cc += c * c;
 		ss += s * s;
 		cs += c * s;
@@ -339,7 +339,7 @@ static double phase_residuals(const double *x, size_t nb, size_t bl, long rate,
 	double st = 0, sr = 0, stt = 0, str = 0, cnt = 0, slope, icpt;
 
 	for (size_t k = 0; k < nb; k++)
-		fit_block(x, k * bl, bl, 2 * M_PI * f / rate, &amp[k], &r[k]);
+		fit_block(x, k * bl, bl, 2 * M_PI * f / (double)rate, &amp[k], &r[k]);
 	thr = 0.1 * median(amp, nb);
 	for (size_t k = 0; k < nb; k++) {
 		double t = (double)k, d;
@@ -360,7 +360,7 @@ static double phase_residuals(const double *x, size_t nb, size_t bl, long rate,
 	for (size_t k = 0; k < nb; k++)
 		r[k] -= icpt + slope * (double)k;
 	/* x ~ cos(w*i - ph): a falling phase means the tone is faster. */
-	return -slope * rate / ((double)bl * 2 * M_PI);
+	return -slope * (double)rate / ((double)bl * 2 * M_PI);
 }
 
 /* Mean residual over up to STEP_WIN audible blocks in [from, to). */
@@ -400,7 +400,8 @@ static double check_jumps(const double *r, long nb, long bl, long rate,
 			peak_k = k;
 		} else if (step <= thr && peak_k >= 0) {
 			fail("jump at_ms=%.0f rad=%.3f",
-			     skip_ms + 1000.0 * peak_k * bl / rate, peak);
+			     (double)skip_ms + 1000.0 * (double)peak_k * (double)bl / (double)rate,
+			     peak);
 			peak = 0;
 			peak_k = -1;
 		}
@@ -415,7 +416,7 @@ static void analyse(const struct pcm *p, const struct opts *o, struct result *re
 	double *r = xmalloc(nb * sizeof(*r));
 
 	if (p->min_ch_rms < 0.001)
-		fail("silent channel=%.0f rms=%.6f", p->min_ch, p->min_ch_rms);
+		fail("silent channel=%.0f rms=%.6f", (double)p->min_ch, p->min_ch_rms);
 	res->drops = check_dropouts(p, o->rate, o->skip_ms);
 	res->f = coarse_freq(p->x, p->n, o->rate);
 	/* Two passes: the second only confirms the corrected f. */
@@ -445,9 +446,9 @@ int main(int argc, char **argv)
 	if (o.rate < 1000 || o.channels < 1)
 		usage();
 	decode(data, len, &o, &p);
-	dur_ms = 1000.0 * p.n / o.rate;
-	if (dur_ms < o.min_ms)
-		fail("short duration_ms=%.0f min_ms=%.0f", dur_ms, o.min_ms);
+	dur_ms = 1000.0 * (double)p.n / (double)o.rate;
+	if (dur_ms < (double)o.min_ms)
+		fail("short duration_ms=%.0f min_ms=%.0f", dur_ms, (double)o.min_ms);
 	if (p.n < (size_t)o.rate / 2)
 		fail("too short to analyse duration_ms=%.0f", dur_ms, 0);
 	else
@@ -455,7 +456,7 @@ int main(int argc, char **argv)
 	if (n_fail > MAX_REPORTS)
 		printf("pcmcheck: FAIL ... %d more problems\n", n_fail - MAX_REPORTS);
 	/* On failure the numbers go to stderr, after the FAIL lines. */
-	fflush(stdout);
+	(void)fflush(stdout);	/* only orders the two streams */
 	fprintf(n_fail ? stderr : stdout,
 		"pcmcheck: %s duration_ms=%.0f freq_hz=%.3f rms=%.4f "
 		"dropouts=%d max_jump_rad=%.4f\n", n_fail ? "measured" : "ok",

@@ -18,7 +18,28 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* a number, or exit 2: atof would take a typo for 0 */
+static double number(const char *s)
+{
+    char *end;
+    const double v = strtod(s, &end);
+    if (end == s || *end != '\0') {
+        fprintf(stderr, "slowclient: not a number: %s\n", s);
+        exit(2);
+    }
+    return v;
+}
+
+/* a body lost to a full disk must not pass for one the server cut short */
+static void write_body(const char *buf, size_t n, FILE *out)
+{
+    if (fwrite(buf, 1, n, out) != n) {
+        perror("slowclient: write");
+        exit(2);
+    }
 }
 
 static int connect_loopback(int port)
@@ -45,7 +66,7 @@ static int strip_headers(const char *buf, size_t n, FILE *out, char *hdr, size_t
         if (*hlen >= 4 && memcmp(hdr + *hlen - 4, "\r\n\r\n", 4) == 0) { ++i; break; }
     }
     if (i < n || (*hlen >= 4 && memcmp(hdr + *hlen - 4, "\r\n\r\n", 4) == 0)) {
-        fwrite(buf + i, 1, n - i, out);
+        write_body(buf + i, n - i, out);
         return 1;
     }
     return 0;
@@ -59,13 +80,13 @@ int main(int argc, char **argv)
     }
     double rate = 0, stall = 0, secs = 5;
     for (int i = 4; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--rate")) rate = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--stall-ms")) stall = atof(argv[i + 1]) / 1000;
-        else if (!strcmp(argv[i], "--seconds")) secs = atof(argv[i + 1]);
+        if (!strcmp(argv[i], "--rate")) rate = number(argv[i + 1]);
+        else if (!strcmp(argv[i], "--stall-ms")) stall = number(argv[i + 1]) / 1000;
+        else if (!strcmp(argv[i], "--seconds")) secs = number(argv[i + 1]);
     }
     FILE *out = fopen(argv[3], "wb");
     if (!out) { perror(argv[3]); return 2; }
-    const int fd = connect_loopback(atoi(argv[1]));
+    const int fd = connect_loopback((int)number(argv[1]));
     char req[512];
     const int rl = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", argv[2]);
     if (write(fd, req, (size_t)rl) != rl) { perror("write"); return 2; }
@@ -81,7 +102,7 @@ int main(int argc, char **argv)
     while (now() < end) {
         if (body && now() < stall_until) { usleep(10000); continue; }
         /* at --rate, never get ahead of rate * elapsed */
-        if (rate > 0 && body && total > rate * (now() - t0)) { usleep(10000); continue; }
+        if (rate > 0 && body && (double)total > rate * (now() - t0)) { usleep(10000); continue; }
         const ssize_t n = read(fd, buf, rate > 0 && rate < sizeof(buf) ? (size_t)rate : sizeof(buf));
         if (n == 0) break;
         if (n < 0) continue;
@@ -89,11 +110,14 @@ int main(int argc, char **argv)
             body = strip_headers(buf, (size_t)n, out, hdr, &hlen);
             if (body) stall_until = now() + stall;
         } else {
-            fwrite(buf, 1, (size_t)n, out);
+            write_body(buf, (size_t)n, out);
             total += (unsigned long long)n;
         }
     }
-    fclose(out);
+    if (fclose(out) != 0) {
+        perror(argv[3]);
+        return 2;
+    }
     close(fd);
     printf("bytes=%llu\n", total);
     return body ? 0 : 1;

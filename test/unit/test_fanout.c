@@ -32,10 +32,14 @@ static void fake_drop(struct fanout_listener *l) { ((struct fake *)l)->dropped =
 
 static const struct fanout_ops ops = { fake_queued, fake_append, fake_drop };
 
+/* the bytes of one frame of add_frame's; a size_t, so that counts of
+ * frames times it are sizes, not ints */
+#define FRAME ((size_t)417)
+
 /* a 417-byte MPEG-1 Layer III frame (128 kbit/s, 44.1 kHz) tagged with seq */
 static void add_frame(struct ring *rg, unsigned char seq)
 {
-    unsigned char f[417];
+    unsigned char f[FRAME];
     memset(f, 0, sizeof(f));
     f[0] = 0xFF; f[1] = 0xFB; f[2] = 0x90; f[3] = 0x44; f[4] = seq;
     assert(ring_append_frame(rg, f, sizeof(f)) == 0);
@@ -45,7 +49,7 @@ static struct fanout_settings settings(void)
 {
     struct fanout_settings s = {
         .writes_per_second = 40000, .frame_us = 26122, .max_interval_us = 400000,
-        .lag_max = 5 * 16000, .queue_cap = 32 * 1024,
+        .lag_max = (size_t)5 * 16000, .queue_cap = (size_t)32 * 1024,
     };
     return s;
 }
@@ -77,7 +81,7 @@ static void test_join_gets_newest_frame_at_once(void)
     for (unsigned char i = 1; i <= 5; ++i) add_frame(&rg, i);
     struct fake a = { 0 };
     fanout_join(&f, &a.fl);
-    assert(a.got == 417 && a.first == 5 && f.nlisteners == 1);
+    assert(a.got == FRAME && a.first == 5 && f.nlisteners == 1);
     fanout_leave(&f, &a.fl);
     assert(f.nlisteners == 0);
     fanout_free(&f);
@@ -111,7 +115,7 @@ static void test_spread_over_the_interval(void)
     for (int t = 0; t < 10; ++t) assert(served_per_tick[t] >= 9 && served_per_tick[t] <= 11);
     for (int i = 0; i < 40; ++i) {
         assert(l[i].appends >= 2 && l[i].appends <= 3);   /* 10 ticks, once every 4 */
-        assert(l[i].got <= 11 * 417);
+        assert(l[i].got <= 11 * FRAME);
     }
     /* the audience shrinks to 25: the interval falls to 3 and the ticks stay even */
     for (int i = 0; i < 15; ++i) fanout_leave(&f, &l[i].fl);
@@ -145,7 +149,7 @@ static void test_small_audience_every_tick(void)
     for (int t = 0; t < 20; ++t) {
         add_frame(&rg, (unsigned char)(2 + t));
         fanout_tick(&f);
-        assert(a.got == (size_t)(t + 2) * 417 && b.got == a.got);
+        assert(a.got == (size_t)(t + 2) * FRAME && b.got == a.got);
     }
     fanout_free(&f);
     ring_free(&rg);
@@ -169,7 +173,7 @@ static void test_queue_cap_and_skip_to_live(void)
     l->queued = s.queue_cap - 1000;
     for (int t = 0; t < 10; ++t) add_frame(&rg, (unsigned char)(2 + t));
     fanout_tick(&f);
-    assert(l->got == 417 + 2 * 417);
+    assert(l->got == FRAME + 2 * FRAME);
     /* its queue is full and does not drain: once it is lag_max behind, it
      * skips to live */
     l->queued = s.queue_cap;
@@ -211,18 +215,18 @@ static void test_batches(void)
     add_frame(&rg, 2);
     assert(fanout_tick(&f) == 3);
     unsigned served = 0;
-    for (int i = 0; i < 5; ++i) served += l[i].got == 2 * 417;
+    for (int i = 0; i < 5; ++i) served += l[i].got == 2 * FRAME;
     assert(served == 2);
     /* one of the three still due leaves */
     int gone = -1;
-    for (int i = 0; i < 5 && gone < 0; ++i) if (l[i].got == 417) gone = i;
+    for (int i = 0; i < 5 && gone < 0; ++i) if (l[i].got == FRAME) gone = i;
     fanout_leave(&f, &l[gone].fl);
     assert(f.count[FANOUT_DUE] == 2);
     add_frame(&rg, 3);                    /* captured before the next batch */
     assert(fanout_continue(&f) == 0);
     for (int i = 0; i < 5; ++i) {
-        if (i == gone) assert(l[i].got == 417);
-        else assert(l[i].got >= 2 * 417);
+        if (i == gone) assert(l[i].got == FRAME);
+        else assert(l[i].got >= 2 * FRAME);
     }
     assert(fanout_continue(&f) == 0);     /* nothing due: nothing happens */
     /* a tick before the due list is done keeps those due, first */
@@ -233,7 +237,7 @@ static void test_batches(void)
     assert(f.count[FANOUT_DUE] == 2);
     while (fanout_continue(&f) > 0) {}
     for (int i = 0; i < 5; ++i)
-        if (i != gone) assert(l[i].got == 5 * 417);
+        if (i != gone) assert(l[i].got == 5 * FRAME);
     fanout_free(&f);
     ring_free(&rg);
 }
@@ -245,15 +249,15 @@ static void test_burst(void)
     struct ring rg;
     struct fanout f;
     struct fanout_settings s = settings();
-    s.burst = 4 * 417;
+    s.burst = 4 * FRAME;
     assert(ring_init(&rg, 100000, 1000) == 0 && fanout_init(&f, &rg, &ops, &s) == 0);
     for (int i = 0; i < 3; ++i) add_frame(&rg, (unsigned char)(1 + i));
     struct fake a = { 0 }, b = { 0 };
     fanout_join(&f, &a.fl);                   /* only 3 frames held: it gets them all */
-    assert(a.got == 3 * 417 && a.first == 1);
+    assert(a.got == 3 * FRAME && a.first == 1);
     for (int i = 3; i < 10; ++i) add_frame(&rg, (unsigned char)(1 + i));
     fanout_join(&f, &b.fl);                   /* 4 frames back from live: frame 7 */
-    assert(b.got == 4 * 417 && b.first == 7);
+    assert(b.got == 4 * FRAME && b.first == 7);
     fanout_free(&f);
     ring_free(&rg);
 }
@@ -289,7 +293,7 @@ static void test_drop_slow(void)
     const size_t got = ok.got;
     add_frame(&rg, 0);
     fanout_tick(&f);
-    assert(ok.got == got + 417);
+    assert(ok.got == got + FRAME);
     fanout_leave(&f, &stalled.fl);            /* the server's reset: nothing left to do */
     assert(f.nlisteners == 1);
     fanout_free(&f);

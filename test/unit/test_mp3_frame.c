@@ -66,7 +66,7 @@ static void test_sync_and_whole_prefix(void)
     assert(mp3_frame_sync(buf, 7) == 7);                      /* none found */
     /* two whole frames, the third cut short */
     assert(mp3_frame_whole_prefix(buf + 7, 834 + 100) == 834);
-    assert(mp3_frame_whole_prefix(buf + 7, 3 * 417) == 3 * 417);
+    assert(mp3_frame_whole_prefix(buf + 7, (size_t)3 * 417) == (size_t)3 * 417);
     assert(mp3_frame_whole_prefix(buf, sizeof(buf)) == 0);    /* not aligned */
 }
 

@@ -29,7 +29,7 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* one stream read as the loop reads it, and what its frames must say */
@@ -70,7 +70,8 @@ static void reader_messages(struct reader *r)
     while (stream_take_message(r->s, msg, sizeof(msg))) {
         printf("message (%s): %s\n", stream_settings(r->s)->path, msg);
         assert(strstr(msg, "retrying") == NULL);    /* opened at the first try */
-        if (r->messages++ == 0) snprintf(r->message, sizeof(r->message), "%s", msg);
+        if (r->messages++ == 0)   /* as big as msg: never cut */
+            (void)snprintf(r->message, sizeof(r->message), "%s", msg);
     }
 }
 
@@ -107,7 +108,8 @@ static void read_streams(struct reader *r, int n, double secs)
 /* the steady rate of one stream, checked against its bitrate */
 static void reader_rate(const struct reader *r)
 {
-    const double rate = r->bytes / (r->last - r->first), want = r->bitrate * 1000 / 8;
+    const double rate = (double)r->bytes / (r->last - r->first),
+                 want = (double)r->bitrate * 1000 / 8;
     printf("test_stream: %s %.0f bytes/s over %.1f s, lost %llu, overruns %lu\n",
            stream_settings(r->s)->path, rate, r->last - r->first,
            (unsigned long long)r->lost, stream_overruns(r->s));
@@ -286,8 +288,11 @@ static void test_refusals(void)
     stream_free(late);                        /* stops the capture other started */
     assert(!device_busy());
     struct stream *all[] = { live, low, other, third };
+    /* arrays of pointers: sizeof(*all) is a pointer's size, as meant */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): see above
     for (size_t i = 0; i < sizeof(all) / sizeof(*all); ++i) stream_free(all[i]);
     struct stream_config *cfgs[] = { &live_cfg, &low_cfg, &other_cfg, &late_cfg, &third_cfg };
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): as above
     for (size_t i = 0; i < sizeof(cfgs) / sizeof(*cfgs); ++i) stream_config_free(cfgs[i]);
 }
 
@@ -365,7 +370,8 @@ static char *add_test_devices(void)
     static char path[] = "/tmp/test_stream_XXXXXX";
     const int fd = mkstemp(path);
     assert(fd >= 0);
-    snprintf(present_path, sizeof(present_path), "%s.present", path);
+    const int plen = snprintf(present_path, sizeof(present_path), "%s.present", path);
+    assert(plen > 0 && (size_t)plen < sizeof(present_path));
     char conf[1024];
     const int len = snprintf(conf, sizeof(conf),
         "pcm." EXCLUSIVE " { type testtone exclusive 1 }\n"
@@ -374,7 +380,9 @@ static char *add_test_devices(void)
     close(fd);
     const char *old = getenv("ALSA_CONFIG_PATH");
     char list[4096];
-    snprintf(list, sizeof(list), "%s:%s", old ? old : "/usr/share/alsa/alsa.conf", path);
+    const int llen = snprintf(list, sizeof(list), "%s:%s", old ? old : "/usr/share/alsa/alsa.conf",
+                              path);
+    assert(llen > 0 && (size_t)llen < sizeof(list));   /* cut, it would lose our devices */
     setenv("ALSA_CONFIG_PATH", list, 1);
     return path;
 }
@@ -385,8 +393,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_stream DEVICE [SECONDS]\n");
         return 2;
     }
-    const double secs = argc > 2 ? atof(argv[2]) : 3;
-    setvbuf(stdout, NULL, _IOLBF, 0);         /* the lines before a failed assert */
+    double secs = 3;
+    if (argc > 2) {
+        char *end;
+        secs = strtod(argv[2], &end);
+        if (end == argv[2] || *end != '\0') {
+            fprintf(stderr, "test_stream: SECONDS is not a number: %s\n", argv[2]);
+            return 2;
+        }
+    }
+    /* the lines before a failed assert; without it, only later */
+    (void)setvbuf(stdout, NULL, _IOLBF, 0);
     char *conf = add_test_devices();
     test_one(argv[1], secs);
     test_refusals();
