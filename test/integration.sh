@@ -392,6 +392,51 @@ $STREAM_997" || { fail "stalled memory: lighttpd did not start"; return; }
 
 # Two encodings of one capture: streams naming one device share one open of
 # it (the test device refuses a second open, as a sound card does).
+# 200 listeners next to 200 that never read (bench/loadgen, 25 s): every
+# reading one keeps >= 99 % of the real-time rate; the stalled ones stay,
+# skipped to live, or are dropped once queue-ms behind, per slow-listener;
+# lighttpd's RSS stays within what the queues allow (the bench runs 500 + 500).
+test_stalled_crowd() {
+    local mode
+    for mode in skip drop; do
+        start_server "crowd-$mode" "$MODULES
+server.max-fds = 4096
+audiostream.status-url = \"/status\"
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\",
+    \"queue-ms\" => 2000, \"burst-ms\" => 1000, \"slow-listener\" => \"$mode\" ) )" \
+            || { fail "stalled crowd ($mode): lighttpd did not start" "$(cat "$DIR/stderr.log")"; continue; }
+        wait_live /live.mp3 || { fail "stalled crowd ($mode): stream never went live"; stop_server; continue; }
+        local rss0 out=$DIR/loadgen.out why=$DIR/why
+        rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID/status")
+        "$BUILD/bench/loadgen" --port "$PORT" --listeners 200 --stalled 200 --join-rate 200 \
+            --seconds 25 --server-pid "$PID" > "$out" 2>&1
+        local ok rss_peak failures counts skips drops
+        # the module's own counts: a dropped listener whose window is full
+        # never sees the server's FIN, so the generator cannot tell
+        counts=$(curl -s --max-time 3 "$URL/status" | python3 -c 'import json, sys
+a = json.load(sys.stdin)["icestats"]["source"]["audiostream"]
+print(a["skips"], a["drops"])')
+        read -r skips drops <<< "$counts"
+        ok=$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' "$out")
+        rss_peak=$(sed -n 's/.* server_rss_peak_kib=\([0-9]*\).*/\1/p' "$out")
+        failures=$(sed -n 's/.* failures connect=\([0-9]*\) reset=\([0-9]*\) status=\([0-9]*\) early_close=\([0-9]*\) timeout=\([0-9]*\).*/\1 \2 \3 \4 \5/p' "$out")
+        { [ "${ok:-0}" -eq 200 ] || echo "only ${ok:-?} of 200 reading listeners kept 99 % of the rate: $(tail -1 "$out")"
+          [ "$failures" = "0 0 0 0 0" ] || echo "failures (connect reset status early_close timeout): $failures"
+          if [ "$mode" = drop ]; then
+              [ "${drops:-0}" -eq 200 ] || echo "slow-listener drop: the module dropped ${drops:-?} listeners, want the 200 stalled ones"
+          else
+              [ "${skips:-0}" -ge 200 ] && [ "${drops:-1}" -eq 0 ] \
+                  || echo "slow-listener skip: ${skips:-?} skips (want >= 200), ${drops:-?} drops (want 0)"
+          fi
+          # each stalled one: at most 32 KiB queued in lighttpd + its ~3 KiB
+          [ $(( ${rss_peak:-999999} - rss0 )) -le $(( 400 * 40 + 4096 )) ] \
+              || echo "RSS grew from $rss0 to ${rss_peak:-?} KiB, more than 400 x 40 KiB + 4 MiB"; } > "$why"
+        verdict "200 reading + 200 stalled listeners, slow-listener $mode: all reading ones at rate, ${skips:-?} skips, ${drops:-?} drops, RSS $rss0 -> ${rss_peak:-?} KiB" "$why"
+        stop_server
+        sanitizer_reports "stalled crowd ($mode)"
+    done
+}
+
 test_shared_capture() {
     echo "pcm.exclusive997 { type testtone frequency 997 exclusive 1 }" >> "$WORK/asound.conf"
     start_server shared "$MODULES
@@ -431,7 +476,7 @@ audiostream.streams = (
 
 all_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
            test_slow_listeners test_absent_device test_signals "${feature_tests[@]}"
-           test_stalled_memory test_shared_capture test_status test_admin test_valgrind)
+           test_stalled_memory test_stalled_crowd test_shared_capture test_status test_admin test_valgrind)
 [ "$SANITIZED" = 1 ] && all_tests=("${all_tests[@]/test_valgrind}")
 [ ${#ONLY[@]} -gt 0 ] && all_tests=("${ONLY[@]}")
 for t in "${all_tests[@]}"; do
