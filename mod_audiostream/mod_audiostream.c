@@ -381,7 +381,8 @@ static void response_cors(request_st * const r, const stream_slot * const slot) 
     if (!*slot->cfg.cors_origin) return;
     header_set(r, CONST_STR_LEN("Access-Control-Allow-Origin"), slot->cfg.cors_origin);
     header_set(r, CONST_STR_LEN("Access-Control-Expose-Headers"),
-               "icy-metaint, icy-name, icy-description, icy-genre, icy-url, icy-br, icy-pub");
+               "icy-metaint, icy-name, icy-description, icy-genre, icy-url, icy-br, icy-pub, "
+               "Retry-After");
 }
 
 #define ALLOWED_METHODS "GET, HEAD, OPTIONS"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds the module and starts Debian's lighttpd
-# with it in the foreground on http://127.0.0.1:8080/live.mp3 (Ctrl-C stops).
+# with it in the foreground on http://127.0.0.1:8080/live.mp3, with the web
+# player page (player/) on http://127.0.0.1:8080/player/ (Ctrl-C stops).
 #   AUDIOSTREAM_DEVICE=hw:1,0 bash scripts/demo.sh   capture from that ALSA device
 #   bash scripts/demo.sh                             a 997 Hz test tone, no sound card needed
 # AUDIOSTREAM_PORT changes the port.
@@ -27,6 +28,7 @@ port=${AUDIOSTREAM_PORT:-8080}
 cat > "$demo/htdocs/index.html" <<HTML
 <!DOCTYPE html><title>mod_audiostream</title>
 <p>Live from ALSA device <code>$device</code>: <audio controls src="/live.mp3"></audio>
+<p>The web player: <a href="/player/">/player/</a> (title, listeners, errors)
 <p>Playlists: <a href="/live.mp3.m3u">.m3u</a> <a href="/live.mp3.pls">.pls</a>
 <a href="/live.mp3.xspf">.xspf</a>; status: <a href="/status-json.xsl">status-json.xsl</a>
 HTML
@@ -36,8 +38,10 @@ server.bind = "127.0.0.1"
 server.port = $port
 server.errorlog = "/dev/stderr"
 index-file.names = ( "index.html" )
-mimetype.assign = ( ".html" => "text/html" )
-server.modules += ( "mod_audiostream" )
+mimetype.assign = ( ".html" => "text/html; charset=utf-8" )
+server.modules += ( "mod_alias", "mod_audiostream" )
+# the web player page, from the checkout (its defaults: /live.mp3, /status-json.xsl)
+alias.url = ( "/player/" => "$here/player/" )
 audiostream.status-url = "/status-json.xsl"
 audiostream.streams = (
   "/live.mp3" => ( "device" => "$device", "rate" => 44100, "channels" => 2,
@@ -46,4 +50,5 @@ audiostream.streams = (
 )
 CONF
 echo "mod_audiostream demo: http://127.0.0.1:$port/live.mp3 (device $device); Ctrl-C stops"
+echo "web player: http://127.0.0.1:$port/player/ (status: http://127.0.0.1:$port/status-json.xsl)"
 exec /usr/sbin/lighttpd -D -f "$demo/lighttpd.conf" -m "$demo/modules"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs, as root on Debian 12, what building, demonstrating and testing
 # mod_audiostream needs; with --bench, also what `make bench` compares it
-# with (Icecast 2, ffmpeg as its source client, LAME's command, libmpg123
-# for the latency probe). Safe to run again.
+# with (Icecast 2, with ffmpeg, which the tests install anyway, as its source
+# client; LAME's command; libmpg123 for the latency probe). Safe to run again.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -23,10 +23,15 @@ packages=(
     # tests: the status JSON is checked with a real JSON parser; a real
     # player that prints the ICY title
     python3 mpv
+    # tests: real players fetch, decode and play the stream (test/players.sh):
+    # ffmpeg/ffprobe, VLC (cvlc: the player and its base plugins: http,
+    # mpg123, transcode, wav), headless Chromium for <audio> and the web
+    # player page (player/), and a font for its screenshot
+    ffmpeg vlc-bin vlc-plugin-base chromium fonts-dejavu-core
     # fuzzing: clang's libFuzzer
     clang libclang-rt-14-dev
 )
-[ "${1:-}" = --bench ] && packages+=(icecast2 ffmpeg lame libmpg123-dev)
+[ "${1:-}" = --bench ] && packages+=(icecast2 lame libmpg123-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

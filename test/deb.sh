@@ -112,7 +112,8 @@ next=$(echo "$upstream" | awk -F. -v OFS=. '{ $NF = $NF + 1; print }')
     dpkg-deb -c "$deb" | awk '{ print $NF }' > "$WORK/files"
     for f in ./usr/lib/lighttpd/mod_audiostream.so ./etc/lighttpd/conf-available/10-audiostream.conf \
              ./usr/share/doc/$PKG/README.Debian ./usr/share/doc/$PKG/README.gz \
-             ./usr/share/doc/$PKG/copyright ./usr/share/doc/$PKG/changelog.Debian.gz; do
+             ./usr/share/doc/$PKG/copyright ./usr/share/doc/$PKG/changelog.Debian.gz \
+             ./usr/share/$PKG/player/index.html; do
         grep -qxF "$f" "$WORK/files" || echo "missing $f"
     done
     depends=$(dpkg-deb -f "$deb" Depends)
@@ -205,6 +206,8 @@ server.port := $PORT
 server.errorlog := "$WORK/log/error.log"
 server.pid-file := "$WORK/lighttpd.pid"
 audiostream.streams = ( "/live.mp3" => ( "device" => "tone997" ) )
+server.modules += ( "mod_alias" )
+alias.url += ( "/player/" => "/usr/share/$PKG/player/" )
 EOF
 
 # nsenter and env exec: $! is lighttpd
@@ -241,6 +244,14 @@ why=$WORK/listener.why
     decode_check "$out" 997 3000
 } > "$why"
 verdict "a listener hears the 997 Hz tone through the package's module" "$why"
+
+why=$WORK/player.why
+{
+    code=$(in_ns curl -s -o "$WORK/player.html" -w '%{http_code}' --max-time 3 "$URL/player/")
+    [ "$code" = 200 ] || echo "GET /player/: $code"
+    grep -q 'id="play"' "$WORK/player.html" || echo "GET /player/ is not the player page"
+} > "$why"
+verdict "the packaged web player page is served from /usr/share/$PKG/player/" "$why"
 
 kill "$LPID"; wait "$LPID" 2>/dev/null; LPID=""
 rm -f "$SNIPPET"

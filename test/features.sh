@@ -309,7 +309,7 @@ audiostream.streams = (
     wait_live /live.mp3 && wait_live /origin.mp3 && wait_live /off.mp3 \
         || { fail "CORS: streams never went live"; stop_server; return; }
     local why=$DIR/why s want
-    local expose="icy-metaint, icy-name, icy-description, icy-genre, icy-url, icy-br, icy-pub"
+    local expose="icy-metaint, icy-name, icy-description, icy-genre, icy-url, icy-br, icy-pub, Retry-After"
     local preflight=(-X OPTIONS -H 'Origin: https://player.example:8443'
                      -H 'Access-Control-Request-Method: GET' -H 'Access-Control-Request-Headers: icy-metadata')
     for s in live origin; do
