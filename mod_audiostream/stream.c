@@ -10,6 +10,7 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -209,56 +210,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Whether no stream of the capture has a listener: then no one waits for
- * a frame, and the thread lets the device's buffer fill for IDLE_WAIT_MS
- * and reads it all at once, a wake-up for several periods instead of one a
- * period (which is most of what capture costs beyond encoding). */
-static int capture_idle(const struct capture *cap)
-{
-    for (const struct stream *s = cap->streams; s; s = s->next)
-        if (atomic_load_explicit(&s->wake_on_frames, memory_order_relaxed)) return 0;
-    return 1;
-}
-
-/* Reads, encodes and publishes until a stop, a device error or a stall: a
- * device that delivers nothing for STALL_MS is as good as lost, and its
- * listeners are better served with silence while it is reopened. */
-static void capture_run(struct capture *cap, struct alsa_capture *ac, int16_t *pcm)
-{
-    const unsigned period = alsa_capture_period(ac);
-    /* idle reads come at least twice per buffer: an idle stream never overruns */
-    unsigned idle_ms = (unsigned)((uint64_t)alsa_capture_buffer(ac) * 1000 / cap->rate / 2);
-    if (idle_ms > IDLE_WAIT_MS) idle_ms = IDLE_WAIT_MS;
-    char err[MESSAGE_LEN - LABEL_LEN - 8];
-    uint64_t last_audio = now_ns();
-    int drained = 1;
-    while (!stopping(cap)) {
-        const int idle = capture_idle(cap);
-        if (idle && drained) pause_ms(cap, idle_ms);
-        unsigned long overruns = 0;
-        const long n = alsa_capture_read(ac, pcm, period, idle ? 0 : READ_TIMEOUT_MS, &overruns,
-                                         err, sizeof(err));
-        if (overruns) atomic_fetch_add(&cap->overruns, overruns);
-        drained = n == ALSA_CAPTURE_TIMEOUT;
-        if (n == ALSA_CAPTURE_ERROR) {
-            report(cap, "%s; reopening it", err);
-            return;
-        }
-        if (n == ALSA_CAPTURE_TIMEOUT) {
-            if (now_ns() - last_audio < (uint64_t)STALL_MS * 1000000u) continue;
-            report(cap, "no audio for %u ms; reopening it", (unsigned)STALL_MS);
-            return;
-        }
-        last_audio = now_ns();
-        for (struct stream *s = cap->streams; s; s = s->next) {
-            if (encode(s, pcm, (size_t)n) != 0) {
-                report(cap, "the MP3 encoder of \"%s\" failed", s->cfg->path);
-                return;
-            }
-        }
-    }
-}
-
 /* Room for a period of `frames`: PCM, silence, and each stream's encoder
  * output. Kept from one open of the device to the next, with the part of a
  * frame each stream's output holds: the encoder goes on across a lost
@@ -296,6 +247,8 @@ static void buffers_free(struct capture *cap, struct capture_buffers *b)
     }
 }
 
+/* ---- a lost device: silence for the listeners while it is retried ---- */
+
 static void outage_end(struct capture *cap)
 {
     cap->outage_since = 0;
@@ -303,35 +256,9 @@ static void outage_end(struct capture *cap)
         atomic_store(&s->outage_over, 0);
 }
 
-/* one open of the device, captured from until it fails; 0 if it opened */
-static int capture_session(struct capture *cap, struct capture_buffers *b)
-{
-    char err[MESSAGE_LEN - LABEL_LEN - 16];
-    struct alsa_capture *ac = alsa_capture_open(cap->device, cap->rate, cap->channels,
-                                                PERIOD_FRAMES, err, sizeof(err));
-    if (!ac) {
-        report(cap, "%s; retrying", err);
-        return -1;
-    }
-    const unsigned period = alsa_capture_period(ac);
-    if (buffers_fit(cap, b, period > PERIOD_FRAMES ? period : PERIOD_FRAMES) != 0) {
-        report(cap, "out of memory");
-        alsa_capture_close(ac);
-        return -1;
-    }
-    outage_end(cap);
-    atomic_store(&cap->live, 1);               /* before the news: the loop may act on it */
-    report(cap, "capturing %u Hz, %u channel(s), period %u frames",
-           cap->rate, cap->channels, period);
-    capture_run(cap, ac, b->pcm);
-    atomic_store(&cap->live, 0);
-    alsa_capture_close(ac);
-    return 0;
-}
-
-/* While a lost device is away: a period of silence a period for each stream
- * whose listeners may still wait ("outage-ms"), so that players keep
- * playing; past that, its listeners are to be closed, and the loop is told. */
+/* A period of silence for each stream whose listeners may still wait
+ * ("outage-ms"), so that players keep playing; past that, its listeners are
+ * to be closed, and the loop is told. */
 static void outage_silence(struct capture *cap, const struct capture_buffers *b, uint64_t now)
 {
     int waiting = 0;
@@ -352,26 +279,124 @@ static void outage_silence(struct capture *cap, const struct capture_buffers *b,
     if (!waiting) cap->outage_since = 0;    /* nobody to keep: just the retries */
 }
 
-/* Waits ms before the next try at the device; during an outage, in steps
- * of a period of silence, paced by the clock, not by the steps. */
+/* The periods of silence due by now, paced by the clock: whether the thread
+ * waits between tries at the device or for a device that opened but gives
+ * nothing. Returns the ms until the next one (UINT_MAX: none). */
+static unsigned outage_tick(struct capture *cap, const struct capture_buffers *b, uint64_t now)
+{
+    if (!cap->outage_since) return UINT_MAX;
+    const uint64_t period_ns = (uint64_t)PERIOD_FRAMES * 1000000000u / cap->rate;
+    /* a try at the device that took long: no catching up past a second */
+    if (cap->silence_due + 1000000000u < now) cap->silence_due = now;
+    while (cap->outage_since && cap->silence_due <= now) {
+        outage_silence(cap, b, now);
+        cap->silence_due += period_ns;
+    }
+    return cap->outage_since ? (unsigned)((cap->silence_due - now + 999999u) / 1000000u) : UINT_MAX;
+}
+
+/* Waits ms before the next try at the device, with the silence due meanwhile. */
 static void outage_wait(struct capture *cap, const struct capture_buffers *b, unsigned ms)
 {
-    const uint64_t period_ns = (uint64_t)PERIOD_FRAMES * 1000000000u / cap->rate;
     const uint64_t until = now_ns() + (uint64_t)ms * 1000000u;
     while (!stopping(cap)) {
         const uint64_t now = now_ns();
-        if (cap->outage_since) {
-            /* a try at the device that took long: no catching up past a second */
-            if (cap->silence_due + 1000000000u < now) cap->silence_due = now;
-            while (cap->outage_since && cap->silence_due <= now) {
-                outage_silence(cap, b, now);
-                cap->silence_due += period_ns;
+        const unsigned next = outage_tick(cap, b, now);
+        if (now >= until) return;
+        const unsigned left = (unsigned)((until - now + 999999u) / 1000000u);
+        pause_ms(cap, next < left ? next : left);
+    }
+}
+
+/* ---- capturing ---- */
+
+/* Whether no stream of the capture has a listener: then no one waits for
+ * a frame, and the thread lets the device's buffer fill for IDLE_WAIT_MS
+ * and reads it all at once, a wake-up for several periods instead of one a
+ * period (which is most of what capture costs beyond encoding). */
+static int capture_idle(const struct capture *cap)
+{
+    for (const struct stream *s = cap->streams; s; s = s->next)
+        if (atomic_load_explicit(&s->wake_on_frames, memory_order_relaxed)) return 0;
+    return 1;
+}
+
+/* The device's first audio: it is live, whatever outage it ends. */
+static void capture_live(struct capture *cap, unsigned period)
+{
+    outage_end(cap);
+    atomic_store(&cap->live, 1);               /* before the news: the loop may act on it */
+    report(cap, "capturing %u Hz, %u channel(s), period %u frames",
+           cap->rate, cap->channels, period);
+}
+
+/* Reads, encodes and publishes until a stop, a device error or a stall: a
+ * device that delivers nothing for STALL_MS is as good as lost, and its
+ * listeners are better served with silence while it is reopened. The device
+ * counts as live from its first audio on, not from its opening: one that
+ * opens but stays mute is still lost. Returns whether audio came. */
+static int capture_run(struct capture *cap, struct alsa_capture *ac, const struct capture_buffers *b)
+{
+    const unsigned period = alsa_capture_period(ac);
+    /* idle reads come at least twice per buffer: an idle stream never overruns */
+    unsigned idle_ms = (unsigned)((uint64_t)alsa_capture_buffer(ac) * 1000 / cap->rate / 2);
+    if (idle_ms > IDLE_WAIT_MS) idle_ms = IDLE_WAIT_MS;
+    char err[MESSAGE_LEN - LABEL_LEN - 8];
+    uint64_t last_audio = now_ns();
+    int drained = 1, had_audio = 0;
+    while (!stopping(cap)) {
+        const int idle = had_audio && capture_idle(cap);
+        if (idle && drained) pause_ms(cap, idle_ms);
+        unsigned timeout = idle ? 0 : READ_TIMEOUT_MS;
+        const unsigned silence_in = outage_tick(cap, b, now_ns());
+        if (silence_in < timeout) timeout = silence_in;
+        unsigned long overruns = 0;
+        const long n = alsa_capture_read(ac, b->pcm, period, (int)timeout, &overruns,
+                                         err, sizeof(err));
+        if (overruns) atomic_fetch_add(&cap->overruns, overruns);
+        drained = n == ALSA_CAPTURE_TIMEOUT;
+        if (n == ALSA_CAPTURE_ERROR) {
+            report(cap, "%s; reopening it", err);
+            return had_audio;
+        }
+        if (n == ALSA_CAPTURE_TIMEOUT) {
+            if (now_ns() - last_audio < (uint64_t)STALL_MS * 1000000u) continue;
+            report(cap, "no audio for %u ms; reopening it", (unsigned)STALL_MS);
+            return had_audio;
+        }
+        if (!had_audio) capture_live(cap, period);
+        had_audio = 1;
+        last_audio = now_ns();
+        for (struct stream *s = cap->streams; s; s = s->next) {
+            if (encode(s, b->pcm, (size_t)n) != 0) {
+                report(cap, "the MP3 encoder of \"%s\" failed", s->cfg->path);
+                return had_audio;
             }
         }
-        if (now >= until) return;
-        const uint64_t next = cap->outage_since && cap->silence_due < until ? cap->silence_due : until;
-        pause_ms(cap, (unsigned)((next - now + 999999u) / 1000000u));
     }
+    return had_audio;
+}
+
+/* One open of the device, captured from until it fails; 0 if audio came. */
+static int capture_session(struct capture *cap, struct capture_buffers *b)
+{
+    char err[MESSAGE_LEN - LABEL_LEN - 16];
+    struct alsa_capture *ac = alsa_capture_open(cap->device, cap->rate, cap->channels,
+                                                PERIOD_FRAMES, err, sizeof(err));
+    if (!ac) {
+        report(cap, "%s; retrying", err);
+        return -1;
+    }
+    const unsigned period = alsa_capture_period(ac);
+    if (buffers_fit(cap, b, period > PERIOD_FRAMES ? period : PERIOD_FRAMES) != 0) {
+        report(cap, "out of memory");
+        alsa_capture_close(ac);
+        return -1;
+    }
+    const int had_audio = capture_run(cap, ac, b);
+    atomic_store(&cap->live, 0);
+    alsa_capture_close(ac);
+    return had_audio ? 0 : -1;
 }
 
 static void *capture_main(void *arg)

@@ -471,6 +471,9 @@ audiostream.streams = (
 . "$here/features.sh"
 # shellcheck source=test/status_admin.sh
 . "$here/status_admin.sh"
+# device faults: open failures, EIO, a pulled card, stalls, overruns, outage-ms
+# shellcheck source=test/faults.sh
+. "$here/faults.sh"
 # real players and the web player page
 # shellcheck source=test/players.sh
 . "$here/players.sh"
@@ -479,7 +482,7 @@ audiostream.streams = (
 
 all_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
            test_slow_listeners test_absent_device test_signals "${feature_tests[@]}"
-           test_stalled_memory test_stalled_crowd test_shared_capture test_status test_admin "${player_tests[@]}" test_valgrind)
+           test_stalled_memory test_stalled_crowd test_shared_capture test_status test_admin "${fault_tests[@]}" "${player_tests[@]}" test_valgrind)
 [ "$SANITIZED" = 1 ] && all_tests=("${all_tests[@]/test_valgrind}")
 [ ${#ONLY[@]} -gt 0 ] && all_tests=("${ONLY[@]}")
 for t in "${all_tests[@]}"; do

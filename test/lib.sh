@@ -45,6 +45,12 @@ pcm.tone440 { type testtone frequency 440 }
 pcm.tone1500 { type testtone frequency 1500 }
 pcm.tone660 { type testtone frequency 660 }
 pcm.unplugged { type testtone frequency 997 present_file "$WORK/plugged" }
+pcm.flaky997 { type testtone frequency 997 open_failures 3 }
+pcm.eio997 { type testtone frequency 997 present_file "$WORK/present-eio" fail_errno "EIO" }
+pcm.gone997 { type testtone frequency 997 present_file "$WORK/present-gone" }
+pcm.zero997 { type testtone frequency 997 present_file "$WORK/present-zero" }
+pcm.stall997 { type testtone frequency 997 stall_file "$WORK/stall-flag" }
+pcm.overrun997 { type testtone frequency 997 stall_after_ms 4000 stall_ms 500 }
 EOF
     export ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf:$WORK/asound.conf
     NEXT_PORT=$((20000 + ($$ % 500) * 20))

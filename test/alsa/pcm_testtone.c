@@ -11,9 +11,29 @@
  *
  * Config keys: frequency (Hz, default 997), amplitude (0..1, default 0.5),
  * file (raw S16_LE interleaved, looped, replaces the sine), present_file
- * (open fails with -ENODEV while it is missing), fail_after_ms (card vanishes:
- * -ENODEV), stall_after_ms + stall_ms (clock stops, then jumps ahead).
+ * (open fails with -ENODEV while it is missing), fail_after_ms (card vanishes),
+ * stall_after_ms + stall_ms (clock stops, then jumps ahead).
  * fail_after_ms and stall_after_ms count from the first start of the handle.
+ *
+ * Device faults, for tests of how a reader survives them:
+ * fail_errno ("ENODEV", the default, or "EIO"): the error of a vanished card,
+ * that is after fail_after_ms, or once present_file is removed while the
+ * handle is open (checked on every pointer and poll, like a pulled USB
+ * card).  The handle stays failed; a new open succeeds once present_file
+ * exists again.  ENODEV sets the state DISCONNECTED, which alsa-lib reports
+ * as -ENODEV from snd_pcm_wait, snd_pcm_readi and the rest; EIO keeps the
+ * state RUNNING and raises POLLERR, which snd_pcm_wait (and the wait inside
+ * a blocking snd_pcm_readi) reports as -EIO, as the kernel does when a
+ * card's interrupts stop; start and prepare fail with it too.
+ * open_failures N (default 0): the first N opens of this PCM name in the
+ * process fail with -EBUSY, then opens succeed (a count per name, shared by
+ * all threads, for the life of the process).
+ * stall_file PATH: while PATH exists the clock stops (no POLLIN, no data);
+ * once it is removed the clock jumps to real time, an overrun if the gap
+ * exceeded the buffer, as with stall_ms.  A handle started while PATH exists
+ * is stalled from its start.  During any stall (stall_ms or stall_file) the
+ * poll descriptors stay quiet, as a card's interrupts would, so that a
+ * reader's poll or snd_pcm_wait times out.
  * exclusive (0 or 1, default 0): 1 refuses a second open of the same PCM
  * name while one is open in this process (-EBUSY), as a hw device does, so a
  * test can prove a device is opened once.
@@ -56,6 +76,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -63,6 +84,9 @@
 
 #define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
+#define HOLD_NONE 0
+#define HOLD_TIMER 1		/* stall_ms: the next tick is at its end */
+#define HOLD_FILE 2		/* stall_file: no tick, inotify of the file */
 
 struct testtone {
 	snd_pcm_ioplug_t io;
@@ -74,10 +98,18 @@ struct testtone {
 	unsigned char *file;	/* raw S16_LE interleaved samples, or NULL */
 	size_t file_bytes;
 	uint64_t fail_after_ns, stall_after_ns, stall_ns;
+	int fail_err;		/* -ENODEV or -EIO: the error once the card is gone */
+	char *present;		/* present_file, or NULL */
+	char *stall_file;	/* stall_file, or NULL */
+	uint64_t stalled_at;	/* monotonic ns stall_file was first seen, 0 if none */
 	int timer_fd;
+	uint64_t interval;	/* ns between ticks of the running timer */
+	int held;		/* HOLD_*: how the timer waits for a stall's end */
+	int inotify_fd;		/* with stall_file: wakes poll at its removal */
+	int watch;		/* inotify watch of stall_file while held, or -1 */
 	int started;		/* t_first is valid */
 	int running;		/* between start and stop */
-	int gone;		/* fail_after_ms elapsed: card unplugged for good */
+	int gone;		/* fail_after_ms elapsed or present_file removed: for good */
 	uint64_t t_first;	/* monotonic ns of the first start */
 	uint64_t t0;		/* monotonic ns of the current start */
 	uint64_t base;		/* absolute frame index of frame 0 of this run */
@@ -98,25 +130,41 @@ static uint64_t frames_in(uint64_t ns, unsigned int rate)
 	return ns / NSEC_PER_SEC * rate + ns % NSEC_PER_SEC * rate / NSEC_PER_SEC;
 }
 
-/* The card's clock: frozen at the stall's beginning while the stall lasts. */
-static uint64_t card_time(const struct testtone *tt, uint64_t now)
+/* The stall_file stall: its start while the file exists, else 0. */
+static uint64_t file_stall(struct testtone *tt, uint64_t now)
 {
-	uint64_t s = tt->t_first + tt->stall_after_ns;
+	if (!tt->stall_file || access(tt->stall_file, F_OK) != 0)
+		tt->stalled_at = 0;
+	else if (!tt->stalled_at)
+		tt->stalled_at = now;
+	return tt->stalled_at;
+}
 
+/* The card's clock: frozen at the stall's beginning while the stall lasts. */
+static uint64_t card_time(struct testtone *tt, uint64_t now)
+{
+	uint64_t s = tt->t_first + tt->stall_after_ns, f = file_stall(tt, now);
+
+	if (f)
+		return f;
 	if (tt->started && tt->stall_ns && now >= s && now < s + tt->stall_ns)
 		return s;
 	return now;
 }
 
-/* Once fail_after_ms has passed the handle stays disconnected, like a pulled
- * USB card.  The state must be DISCONNECTED (not XRUN) so that alsa-lib turns
- * it into -ENODEV for the reader. */
+/* Once fail_after_ms has passed, or present_file has gone, the handle stays
+ * failed, like a pulled USB card.  For -ENODEV the state must be
+ * DISCONNECTED (not XRUN) so that alsa-lib turns it into -ENODEV for the
+ * reader; for -EIO it stays as it is and poll reports POLLERR, which
+ * snd_pcm_wait turns into -EIO. */
 static int card_gone(struct testtone *tt, uint64_t now)
 {
 	if (!tt->gone && tt->started && tt->fail_after_ns &&
 	    now - tt->t_first >= tt->fail_after_ns)
 		tt->gone = 1;
-	if (tt->gone)
+	if (!tt->gone && tt->present && access(tt->present, F_OK) != 0)
+		tt->gone = 1;
+	if (tt->gone && tt->fail_err == -ENODEV)
 		snd_pcm_ioplug_set_state(&tt->io, SND_PCM_STATE_DISCONNECTED);
 	return tt->gone;
 }
@@ -135,24 +183,64 @@ static int arm_timer(struct testtone *tt, uint64_t first_ns, uint64_t interval_n
 	return 0;
 }
 
+/* Ends a hold; the caller re-arms the timer. */
+static void unhold(struct testtone *tt)
+{
+	if (tt->watch >= 0)
+		inotify_rm_watch(tt->inotify_fd, tt->watch);	/* gone with the file: fine */
+	tt->watch = -1;
+	tt->held = HOLD_NONE;
+}
+
+/* While the clock stands still nothing may wake the reader's poll, as on a
+ * card whose interrupts have stopped: snd_pcm_wait polls again with its
+ * whole timeout after each wake-up without POLLIN, so a timer ticking on
+ * through a stall would keep it from ever timing out.  A stall_ms stall
+ * moves the next tick to its end; a stall_file stall stops the timer and
+ * watches the file, so that its removal wakes poll.  Returns 0 if the
+ * stall could not be held (the file went meanwhile): keep ticking. */
+static int hold(struct testtone *tt, uint64_t now)
+{
+	uint64_t end = tt->t_first + tt->stall_after_ns + tt->stall_ns;
+	int how = file_stall(tt, now) ? HOLD_FILE : HOLD_TIMER;
+
+	if (tt->held == how)
+		return 1;
+	unhold(tt);
+	if (how == HOLD_TIMER) {
+		if (end <= now || arm_timer(tt, end, tt->interval) < 0)
+			return 0;
+	} else {
+		tt->watch = inotify_add_watch(tt->inotify_fd, tt->stall_file,
+					      IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+		if (tt->watch < 0 || arm_timer(tt, 0, 0) < 0)
+			return 0;
+	}
+	tt->held = how;
+	return 1;
+}
+
 static int tt_start(snd_pcm_ioplug_t *io)
 {
 	struct testtone *tt = io->private_data;
 	uint64_t now = now_ns(), interval;
 
 	if (card_gone(tt, now))
-		return -ENODEV;
+		return tt->fail_err;
 	if (!tt->started) {
 		tt->started = 1;
 		tt->t_first = now;
 	}
 	tt->t0 = now;
 	tt->hw = 0;
+	file_stall(tt, now);	/* a stall_file that exists stalls from here */
 	/* Resume with the phase the signal has in real time (lost samples). */
 	tt->base = frames_in(now - tt->t_first, io->rate);
 	/* Round up: at each tick at least one more whole period exists. */
 	interval = (io->period_size * NSEC_PER_SEC + io->rate - 1) / io->rate;
+	tt->interval = interval;
 	tt->running = 1;
+	unhold(tt);
 	return arm_timer(tt, now + interval, interval);
 }
 
@@ -161,6 +249,7 @@ static int tt_stop(snd_pcm_ioplug_t *io)
 	struct testtone *tt = io->private_data;
 
 	tt->running = 0;
+	unhold(tt);
 	return arm_timer(tt, 0, 0);
 }
 
@@ -169,7 +258,7 @@ static int tt_prepare(snd_pcm_ioplug_t *io)
 	struct testtone *tt = io->private_data;
 
 	if (card_gone(tt, now_ns()))
-		return -ENODEV;
+		return tt->fail_err;
 	/* ioplug has just reset hw_ptr/appl_ptr to 0; follow it */
 	tt->hw = 0;
 	return tt_stop(io);
@@ -217,6 +306,8 @@ static snd_pcm_sframes_t tt_pointer(snd_pcm_ioplug_t *io)
  * precision as k grows: exact for integer f, ~1e-15 cycles after days. */
 static int16_t sine_at(const struct testtone *tt, uint64_t k, unsigned int rate)
 {
+	/* k / rate: whole seconds, an integer division by intent */
+	// NOLINTNEXTLINE(bugprone-integer-division): see above
 	double cyc = fmod(tt->frequency * (double)(k / rate), 1.0) +
 		     tt->frequency * (double)(k % rate) / rate;
 
@@ -283,7 +374,7 @@ static snd_pcm_sframes_t tt_transfer(snd_pcm_ioplug_t *io, const snd_pcm_channel
 	/* j: index of the first frame in this run (captured at t0 + j/rate) */
 	uint64_t j = tt->hw - snd_pcm_ioplug_avail(io, io->hw_ptr, io->appl_ptr);
 	uint64_t k = tt->base + j;
-	uint64_t file_frames = tt->file_bytes / (2 * io->channels);
+	uint64_t file_frames = tt->file_bytes / (2 * (size_t)io->channels);
 	unsigned char sine[2];
 	const unsigned char *src = sine;
 	snd_pcm_uframes_t i;
@@ -316,15 +407,89 @@ static int tt_poll_revents(snd_pcm_ioplug_t *io, struct pollfd *pfd, unsigned in
 	struct testtone *tt = io->private_data;
 	uint64_t ticks, now = now_ns();
 	int ticked = read(tt->timer_fd, &ticks, sizeof(ticks)) == (ssize_t)sizeof(ticks);
+	char events[4096];	/* drained, not parsed */
 
 	(void)pfd;
 	(void)nfds;
+	/* what woke us does not matter: the file is looked at below */
+	while (tt->inotify_fd >= 0 && read(tt->inotify_fd, events, sizeof(events)) > 0)
+		;
 	*revents = 0;
-	if (card_gone(tt, now) || io->state == SND_PCM_STATE_XRUN)
+	if (card_gone(tt, now) || io->state == SND_PCM_STATE_XRUN) {
 		*revents = POLLIN | POLLERR;
-	else if (ticked && card_time(tt, now) == now)
-		*revents = POLLIN;	/* no POLLIN while stalled */
+	} else if (card_time(tt, now) != now) {
+		if (tt->running && !hold(tt, now))
+			arm_timer(tt, now + tt->interval, tt->interval);
+	} else if (tt->held) {
+		/* the stall is over: the clock has jumped, data (or an overrun) waits */
+		unhold(tt);
+		arm_timer(tt, now + tt->interval, tt->interval);
+		*revents = POLLIN;
+	} else if (ticked) {
+		*revents = POLLIN;
+	}
 	return 0;
+}
+
+/* The timer, and with stall_file the inotify descriptor that ends its stall. */
+static int tt_poll_descriptors_count(snd_pcm_ioplug_t *io)
+{
+	const struct testtone *tt = io->private_data;
+
+	return tt->inotify_fd >= 0 ? 2 : 1;
+}
+
+static int tt_poll_descriptors(snd_pcm_ioplug_t *io, struct pollfd *pfd, unsigned int space)
+{
+	const struct testtone *tt = io->private_data;
+	unsigned int n = 0;
+
+	if (space > n) {
+		pfd[n].fd = tt->timer_fd;
+		pfd[n++].events = POLLIN;
+	}
+	if (space > n && tt->inotify_fd >= 0) {
+		pfd[n].fd = tt->inotify_fd;
+		pfd[n++].events = POLLIN;
+	}
+	return (int)n;
+}
+
+/* open_failures: the opens of each PCM name tried in this process, for
+ * the life of the process (the list is never freed).  Per process for the
+ * same reason as the busy list below.  Returns -EBUSY while the name has
+ * been opened no more than `failures` times, this open included. */
+struct open_count {
+	struct open_count *next;
+	unsigned long opens;
+	char name[];
+};
+
+static pthread_mutex_t opens_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct open_count *opens_list;
+
+static int count_open(const char *name, unsigned long failures)
+{
+	struct open_count *o;
+	int err = 0;
+
+	pthread_mutex_lock(&opens_lock);
+	for (o = opens_list; o && strcmp(o->name, name) != 0; o = o->next)
+		;
+	if (!o && (o = calloc(1, sizeof(*o) + strlen(name) + 1))) {
+		memcpy(o->name, name, strlen(name) + 1);
+		o->next = opens_list;
+		opens_list = o;
+	}
+	if (!o)
+		err = -ENOMEM;
+	else if (++o->opens <= failures)
+		err = -EBUSY;
+	pthread_mutex_unlock(&opens_lock);
+	/* the same text at every failure: a reader may log each new message */
+	if (err == -EBUSY)
+		SNDERR("testtone: device busy (%s, open_failures %lu)", name, failures);
+	return err;
 }
 
 /* The exclusive handles open in this process: a per-process list is all a
@@ -376,7 +541,11 @@ static void tt_free(struct testtone *tt)
 	busy_release(tt);
 	if (tt->timer_fd >= 0)
 		close(tt->timer_fd);
+	if (tt->inotify_fd >= 0)
+		close(tt->inotify_fd);
 	free(tt->file);
+	free(tt->present);
+	free(tt->stall_file);
 	free(tt);
 }
 
@@ -395,6 +564,8 @@ static const snd_pcm_ioplug_callback_t tt_callbacks = {
 	.prepare = tt_prepare,
 	.drain = tt_drain,
 	.poll_revents = tt_poll_revents,
+	.poll_descriptors_count = tt_poll_descriptors_count,
+	.poll_descriptors = tt_poll_descriptors,
 };
 
 static int get_ms(snd_config_t *n, uint64_t *ns)
@@ -417,8 +588,33 @@ static int get_flag(snd_config_t *n, int *flag)
 	return 0;
 }
 
+static int get_errno(snd_config_t *n, int *err)
+{
+	const char *v;
+
+	if (snd_config_get_string(n, &v) < 0)
+		return -EINVAL;
+	if (!strcmp(v, "ENODEV"))
+		*err = -ENODEV;
+	else if (!strcmp(v, "EIO"))
+		*err = -EIO;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int get_count(snd_config_t *n, unsigned long *count)
+{
+	long v;
+
+	if (snd_config_get_integer(n, &v) < 0 || v < 0)
+		return -EINVAL;
+	*count = (unsigned long)v;
+	return 0;
+}
+
 static int parse_conf(struct testtone *tt, snd_config_t *conf, const char **file,
-		      const char **present)
+		      const char **present, const char **stall, unsigned long *open_failures)
 {
 	snd_config_iterator_t i, next;
 
@@ -445,6 +641,12 @@ static int parse_conf(struct testtone *tt, snd_config_t *conf, const char **file
 			err = get_ms(n, &tt->stall_after_ns);
 		else if (!strcmp(id, "stall_ms"))
 			err = get_ms(n, &tt->stall_ns);
+		else if (!strcmp(id, "stall_file"))
+			err = snd_config_get_string(n, stall);
+		else if (!strcmp(id, "fail_errno"))
+			err = get_errno(n, &tt->fail_err);
+		else if (!strcmp(id, "open_failures"))
+			err = get_count(n, open_failures);
 		else if (!strcmp(id, "marks"))
 			err = get_flag(n, &tt->marks);
 		else if (!strcmp(id, "exclusive"))
@@ -512,7 +714,7 @@ static int set_constraints(struct testtone *tt)
 
 	/* A loop file must hold a whole number of frames. */
 	for (c = 1; c <= 8; c++)
-		if (!tt->file || tt->file_bytes % (2 * c) == 0)
+		if (!tt->file || tt->file_bytes % (2 * (size_t)c) == 0)
 			channels[n++] = c;
 	if (tt->file || rate_min < 8000)
 		rate_min = 8000;	/* frequency <= rate/2 only matters for the sine */
@@ -532,7 +734,8 @@ static int set_constraints(struct testtone *tt)
 SND_PCM_PLUGIN_DEFINE_FUNC(testtone)
 {
 	struct testtone *tt;
-	const char *file = NULL, *present = NULL;
+	const char *file = NULL, *present = NULL, *stall = NULL;
+	unsigned long open_failures = 0;
 	int err;
 
 	(void)root;
@@ -544,13 +747,22 @@ SND_PCM_PLUGIN_DEFINE_FUNC(testtone)
 	if (!tt)
 		return -ENOMEM;
 	tt->timer_fd = -1;
+	tt->inotify_fd = -1;
+	tt->watch = -1;
 	tt->frequency = 997.0;
 	tt->amplitude = 0.5;
-	err = parse_conf(tt, conf, &file, &present);
+	tt->fail_err = -ENODEV;
+	err = parse_conf(tt, conf, &file, &present, &stall, &open_failures);
+	if (!err && open_failures)
+		err = count_open(name, open_failures);
 	if (!err && present && access(present, F_OK) != 0) {
 		SNDERR("testtone: device not present (%s missing)", present);
 		err = -ENODEV;
 	}
+	if (!err && present && !(tt->present = strdup(present)))
+		err = -ENOMEM;
+	if (!err && stall && !(tt->stall_file = strdup(stall)))
+		err = -ENOMEM;
 	if (!err && file)
 		err = load_file(tt, file);
 	if (!err && tt->exclusive)
@@ -558,6 +770,11 @@ SND_PCM_PLUGIN_DEFINE_FUNC(testtone)
 	if (!err) {
 		tt->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (tt->timer_fd < 0)
+			err = -errno;
+	}
+	if (!err && stall) {
+		tt->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		if (tt->inotify_fd < 0)
 			err = -errno;
 	}
 	if (err < 0) {
