@@ -364,6 +364,40 @@ static unsigned char *area_ptr(const snd_pcm_channel_area_t *a, snd_pcm_uframes_
 	return (unsigned char *)a->addr + (a->first + frame * a->step) / 8;
 }
 
+/* Whether the areas are one interleaved buffer (what RW access hands us):
+ * then a looped file is copied in runs, as cheap as a sound card's DMA. */
+static int interleaved(const snd_pcm_ioplug_t *io, const snd_pcm_channel_area_t *areas)
+{
+	unsigned int c;
+
+	for (c = 0; c < io->channels; c++)
+		if (areas[c].addr != areas[0].addr || areas[c].first != areas[0].first + 16 * c
+		    || areas[c].step != 16 * io->channels)
+			return 0;
+	return areas[0].first % 8 == 0;
+}
+
+/* Copies `size` frames of the looped file from frame k on into the
+ * interleaved areas at `offset`. */
+static void copy_file_runs(const struct testtone *tt, const snd_pcm_ioplug_t *io,
+			   const snd_pcm_channel_area_t *areas, snd_pcm_uframes_t offset,
+			   snd_pcm_uframes_t size, uint64_t k)
+{
+	const size_t frame_bytes = 2 * (size_t)io->channels;
+	const uint64_t file_frames = tt->file_bytes / frame_bytes;
+	unsigned char *dst = area_ptr(&areas[0], offset);
+
+	while (size > 0) {
+		const uint64_t at = k % file_frames;
+		const snd_pcm_uframes_t run = file_frames - at < size
+			? (snd_pcm_uframes_t)(file_frames - at) : size;
+		memcpy(dst, tt->file + at * frame_bytes, run * frame_bytes);
+		dst += run * frame_bytes;
+		k += run;
+		size -= run;
+	}
+}
+
 /* Fill `size` frames starting at the application pointer.  Works for both
  * RW (areas = user buffer) and MMAP (areas = ring) access: the first frame
  * handed out is the one `avail` frames behind the hardware position. */
@@ -380,6 +414,10 @@ static snd_pcm_sframes_t tt_transfer(snd_pcm_ioplug_t *io, const snd_pcm_channel
 	snd_pcm_uframes_t i;
 	unsigned int c;
 
+	if (tt->file && interleaved(io, areas)) {
+		copy_file_runs(tt, io, areas, offset, size, k);
+		return (snd_pcm_sframes_t)size;
+	}
 	for (i = 0; i < size; i++, k++, j++) {
 		if (tt->marks) {
 			uint16_t v = (uint16_t)mark_at(tt->t0 + frame_ns(j, io->rate));
