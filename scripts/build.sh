@@ -27,4 +27,5 @@ if [ ! -f Makefile ] || [ "$here/configure" -nt config.status ]; then
 fi
 make -s -j"$(nproc)" >/dev/null
 make -s -j"$(nproc)" check TESTS= >/dev/null   # test programs and the test capture device
+make -s -j"$(nproc)" bench/loadgen >/dev/null   # the listener crowds of the integration tests
 echo "$build"

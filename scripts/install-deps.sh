@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, as root on Debian 12, what building, demonstrating and testing
 # mod_audiostream needs; with --bench, also what `make bench` compares it
-# with (Icecast 2, with ffmpeg, which the tests install anyway, as its source
+# with (Icecast 2, which the tests install anyway, with ffmpeg as its source
 # client; LAME's command; libmpg123 for the latency probe). Safe to run again.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -30,8 +30,14 @@ packages=(
     ffmpeg vlc-bin vlc-plugin-base chromium fonts-dejavu-core
     # fuzzing: clang's libFuzzer
     clang libclang-rt-14-dev
+    # tests of HTTPS and scale-out (test/scaleout.sh): lighttpd's TLS module
+    # and openssl for a self-signed certificate; nginx and another lighttpd
+    # (mod_proxy) as reverse proxies; Icecast 2 as a relay. Each runs on a
+    # loopback port of the test's own; their packaged services are not used.
+    # (The tests also build bench/latency.c, with libmpg123-dev above.)
+    lighttpd-mod-openssl openssl nginx icecast2
 )
-[ "${1:-}" = --bench ] && packages+=(icecast2 lame libmpg123-dev)
+[ "${1:-}" = --bench ] && packages+=(lame libmpg123-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -39,6 +45,13 @@ done
 if [ ${#missing[@]} -gt 0 ] || [ "${AUDIOSTREAM_APT_UPDATE:-0}" = 1 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # installing nginx or icecast2 may start their services (port 80, 8000)
+    # where systemd runs; the tests start their own: stop those just installed
+    if [ -d /run/systemd/system ]; then
+        for p in "${missing[@]}"; do
+            case $p in nginx | icecast2) systemctl disable --now "$p" >/dev/null 2>&1 || true ;; esac
+        done
+    fi
 fi
 # apt-get source reads the deb-src lists, which an earlier update may lack
 apt-cache showsrc lighttpd >/dev/null 2>&1 || apt-get update -qq
