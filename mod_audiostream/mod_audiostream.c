@@ -275,11 +275,21 @@ static void listener_drop(struct fanout_listener * const fl) {
 
 static const struct fanout_ops listener_ops = { listener_queued, listener_append, listener_drop };
 
+/* lighttpd is shutting down or restarting gracefully (SIGINT, SIGUSR1):
+ * it waits for every connection to end */
+static int slot_server_stopping(const stream_slot * const slot) {
+    return slot->srv->sockets_disabled >= 2;
+}
+
 static void listener_unlink(listener * const l) {
     if (!l->started) return;
     fanout_leave(&l->slot->fan, &l->fl);
     l->started = 0;
-    if (l->slot->fan.nlisteners == 0 && l->slot->stream)
+    /* While lighttpd stops gracefully the wake-ups go on: lighttpd checks
+     * whether its last connection has gone only when its loop wakes, and
+     * otherwise sleeps up to a second in its poll after the last stream
+     * ended. */
+    if (l->slot->fan.nlisteners == 0 && l->slot->stream && !slot_server_stopping(l->slot))
         stream_wake_on_frames(l->slot->stream, 0);
 }
 
@@ -328,8 +338,12 @@ static handler_t mod_audiostream_wake(void * const ctx, const int revents) {
     UNUSED(revents);
     stream_drain_wake(slot->stream);
     slot_log_messages(slot);
-    /* the device stayed away past outage-ms: the silence is over */
-    if (stream_outage_over(slot->stream)) slot_each_listener(slot, listener_end_soon);
+    /* the device stayed away past outage-ms: the silence is over; or
+     * lighttpd stops gracefully: end the streams at this frame rather than
+     * at the next second's tick (mod_audiostream_trigger, which remains for
+     * a graceful-restart-bg child: it has no capture thread to wake it) */
+    if (stream_outage_over(slot->stream) || slot_server_stopping(slot))
+        slot_each_listener(slot, listener_end_soon);
     slot_fan_out(slot);
     return HANDLER_FINISHED;
 }

@@ -39,6 +39,12 @@ enum {
     LABEL_LEN = 256,
 };
 
+/* the capture thread's PCM buffers, kept across opens of the device */
+struct capture_buffers {
+    int16_t *pcm, *zeros;
+    unsigned frames;
+};
+
 struct capture {
     char *device;               /* a copy: it may outlive the stream that named it */
     unsigned rate, channels;    /* channels: the most any of its streams encodes */
@@ -53,16 +59,15 @@ struct capture {
     int stop;
     char label[LABEL_LEN];      /* names the device in messages; set before the thread starts */
     char last_report[MESSAGE_LEN];  /* capture thread only: log state changes once */
-    struct capture *next_all;   /* on all_captures */
+    struct capture *next_all;   /* on all_captures, or on orphans */
+    /* capture thread only, but kept here, not on its stack: a child forked
+     * while it runs must still find (and free) them; see fork_child */
+    struct alsa_capture *ac;    /* the device while open */
+    struct capture_buffers buf;
     uint64_t outage_since;      /* capture thread only: when the device was lost, 0 if not */
     uint64_t silence_due;       /* capture thread only: the next period of silence */
 };
 
-/* the capture thread's PCM buffers, kept across opens of the device */
-struct capture_buffers {
-    int16_t *pcm, *zeros;
-    unsigned frames;
-};
 
 struct stream {
     const struct stream_config *cfg;
@@ -240,6 +245,8 @@ static void buffers_free(struct capture *cap, struct capture_buffers *b)
 {
     free(b->pcm);
     free(b->zeros);
+    b->pcm = b->zeros = NULL;
+    b->frames = 0;
     for (struct stream *s = cap->streams; s; s = s->next) {
         free(s->mp3);
         s->mp3 = NULL;
@@ -393,8 +400,10 @@ static int capture_session(struct capture *cap, struct capture_buffers *b)
         alsa_capture_close(ac);
         return -1;
     }
+    cap->ac = ac;
     const int had_audio = capture_run(cap, ac, b);
     atomic_store(&cap->live, 0);
+    cap->ac = NULL;
     alsa_capture_close(ac);
     return had_audio ? 0 : -1;
 }
@@ -402,18 +411,18 @@ static int capture_session(struct capture *cap, struct capture_buffers *b)
 static void *capture_main(void *arg)
 {
     struct capture *cap = arg;
-    struct capture_buffers b = { NULL, NULL, 0 };
+    struct capture_buffers *b = &cap->buf;
     unsigned backoff = BACKOFF_MIN_MS;
     while (!stopping(cap)) {
-        if (capture_session(cap, &b) == 0) {
+        if (capture_session(cap, b) == 0) {
             backoff = BACKOFF_MIN_MS;
             cap->outage_since = cap->silence_due = now_ns();   /* it had audio: now lost */
         }
         if (stopping(cap)) break;
-        outage_wait(cap, &b, backoff);
+        outage_wait(cap, b, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
-    buffers_free(cap, &b);
+    buffers_free(cap, b);
     return NULL;
 }
 
@@ -458,6 +467,11 @@ static void fork_child(void)
         atomic_store(&cap->live, 0);
     }
 }
+
+/* Captures whose device was open in the thread a fork left behind: closing
+ * it here could wait forever on a lock ALSA held in that thread, so it stays
+ * open until this process exits, reachable (no leak to report). */
+static struct capture *orphans;
 
 static void fork_handlers(void)
 {
@@ -522,8 +536,16 @@ static void capture_leave(struct capture *cap, struct stream *s)
         }
     }
     s->next = NULL;
-    if (cap->streams) return;
-    all_captures_remove(cap);
+    free(s->mp3);                               /* left by a thread a fork left behind */
+    s->mp3 = NULL;
+    s->mp3_cap = s->mp3_len = 0;
+    if (!cap->streams) all_captures_remove(cap);
+    if (!cap->streams && cap->ac) {             /* a forked child's */
+        cap->next_all = orphans;
+        orphans = cap;
+    }
+    if (cap->streams || cap->ac) return;
+    buffers_free(cap, &cap->buf);               /* a forked child's, if any */
     pthread_cond_destroy(&cap->stop_cond);
     pthread_mutex_destroy(&cap->lock);
     free(cap->device);

@@ -480,12 +480,15 @@ audiostream.streams = (
 # HTTPS, reverse proxies and an Icecast 2 relay
 # shellcheck source=test/scaleout.sh
 . "$here/scaleout.sh"
+# misbehaving clients and the server's life cycle
+# shellcheck source=test/robustness.sh
+. "$here/robustness.sh"
 
 # ---- run ----
 
 all_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
            test_slow_listeners test_absent_device test_signals "${feature_tests[@]}"
-           test_stalled_memory test_stalled_crowd test_shared_capture test_status test_admin "${fault_tests[@]}" "${player_tests[@]}" "${scaleout_tests[@]}" test_valgrind)
+           test_stalled_memory test_stalled_crowd test_shared_capture test_status test_admin "${fault_tests[@]}" "${player_tests[@]}" "${scaleout_tests[@]}" "${robust_tests[@]}" test_valgrind)
 [ "$SANITIZED" = 1 ] && all_tests=("${all_tests[@]/test_valgrind}")
 [ ${#ONLY[@]} -gt 0 ] && all_tests=("${ONLY[@]}")
 for t in "${all_tests[@]}"; do
