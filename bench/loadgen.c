@@ -6,6 +6,13 @@
  * body byte, the longest silence each one saw, failures by kind, and the CPU
  * and peak RSS of the server processes named with --server-pid.
  *
+ * With --churn MIN:MAX the listeners are a population instead: each one
+ * leaves after a random lifetime in [MIN, MAX] s and its place joins again
+ * at once, for the --seconds of the whole run (a soak: bench/soak.sh).
+ * --resetters K adds K listeners that abort their connection (RST) 0-2 s
+ * after they connect, and join again at once with --churn. --progress S
+ * prints a progress line to stderr every S s.
+ *
  * Single-threaded epoll and libc only, so that the generator takes as little
  * as possible of the machine it shares with the server under test.
  *   gcc -std=c11 -D_GNU_SOURCE -O2 -o loadgen bench/loadgen.c -lm */
@@ -28,6 +35,12 @@
 
 #define MAX_LISTENERS   20000
 #define MAX_SECONDS     600
+#define MAX_CHURN_S     86400   /* --seconds and lifetimes with --churn */
+#define RESET_MAX_S     2.0     /* a resetter aborts 0-2 s after connect start */
+#define REJOIN_AFTER_FAIL 1.0   /* s before a failed listener's place joins again */
+#define RESERVOIR       (1 << 20)   /* per-session samples kept with --churn */
+#define MAX_FIELDS      40
+#define SHORT_WINDOW    1.0     /* --churn: less steady time than this is not judged */
 #define MAX_JOIN_S      600.0   /* (N+M)/R, so that the whole run is bounded */
 #define MAX_PIDS        16
 #define FD_MARGIN       32      /* stdio, epoll, /proc reads */
@@ -54,7 +67,9 @@ struct listener {
     uint64_t steady;    /* body bytes read after t_a */
     int fd;
     uint32_t head_bytes;
+    uint32_t gen;       /* sessions this place has had: tells stale events and timers */
     uint8_t state, fail, stalled, ok, connected, dropped, at_bol, status_len;
+    uint8_t resetter;
     uint8_t in_head;    /* 0: status line, 1: headers, 2: headers done */
     char status[16];    /* start of the status line; enough for "HTTP/1.1 200" */
 };
@@ -70,7 +85,11 @@ static struct {
     int port, listeners, stalled, seconds, bitrate_kbps, npids;
     double join_rate;
     struct proc procs[MAX_PIDS];
-} opt = { "127.0.0.1", "/live.mp3", "unnamed", NULL, 0, 0, 0, 0, 128, 0, 500.0, {{0}} };
+    int resetters, progress;
+    double churn_min, churn_max;    /* churn_max > 0: --churn */
+    unsigned long long seed;
+} opt = { "127.0.0.1", "/live.mp3", "unnamed", NULL, 0, 0, 0, 0, 128, 0, 500.0, {{0}},
+          0, 0, 0, 0, 1 };
 
 static struct listener *ls;
 static int nls, epfd, done_count, joined, c_end, c_timeout;
@@ -80,6 +99,22 @@ static char request[1400];
 static size_t request_len;
 static long rss_peak_kib;
 static int fail_count[F_KINDS];
+
+/* Timers of the listeners that do not end in join order: resetters, and
+ * everything with --churn. A min-heap; a timer whose listener has since
+ * moved on (another gen, or done) is dropped when it comes up. */
+enum tkind { T_END, T_TIMEOUT, T_RESET, T_REJOIN };
+struct timer { double at; uint32_t slot, gen; uint8_t kind; };
+static struct timer *heap;
+static size_t heap_n, heap_cap;
+static double g_now;            /* the loop's current time, for finish() */
+static int closing;             /* the churn run is over: no more rejoins */
+
+/* Churn statistics, per session; the sample arrays are reservoirs. */
+struct sample { double *v; size_t n, cap; unsigned long long seen; };
+static struct sample s_ttfb, s_gap, s_rate;
+static unsigned long long n_short, n_joins, n_judged, n_ok, n_resets, n_cut, n_stalled_dropped;
+static double gap_max = NAN, rate_min = NAN;
 
 static double now_s(void)
 {
@@ -96,7 +131,8 @@ static void usage(const char *why)
         "usage: loadgen --port P [--host 127.0.0.1] [--path /live.mp3] --listeners N\n"
         "               [--join-rate R/s (500)] --seconds D [--stalled M]\n"
         "               [--bitrate-kbps 128] [--server-pid PID]... [--label NAME]\n"
-        "               [--csv FILE]\n");
+        "               [--csv FILE] [--churn MIN_S:MAX_S] [--resetters K]\n"
+        "               [--progress S] [--seed N]\n");
     exit(2);
 }
 
@@ -110,8 +146,8 @@ static double num(const char *s, double lo, double hi, int real, const char *wha
         end += 2;
     if (errno || end == s || *end || !(v >= lo && v <= hi) || (!real && v != floor(v))) {
         char msg[128];
-        snprintf(msg, sizeof(msg), "%s must be a%s number in [%g, %g]", what,
-                 real ? "" : " whole", lo, hi);
+        (void)snprintf(msg, sizeof(msg), "%s must be a%s number in [%g, %g]", what,
+                       real ? "" : " whole", lo, hi);   /* cut short, still a message */
         usage(msg);
     }
     return v;
@@ -123,9 +159,12 @@ static void parse_args(int argc, char **argv)
         { "port", 1, 0, 'p' }, { "host", 1, 0, 'H' }, { "path", 1, 0, 'u' },
         { "listeners", 1, 0, 'n' }, { "join-rate", 1, 0, 'r' }, { "seconds", 1, 0, 'd' },
         { "stalled", 1, 0, 's' }, { "bitrate-kbps", 1, 0, 'b' }, { "server-pid", 1, 0, 'P' },
-        { "label", 1, 0, 'l' }, { "csv", 1, 0, 'c' }, { 0, 0, 0, 0 }
+        { "label", 1, 0, 'l' }, { "csv", 1, 0, 'c' }, { "churn", 1, 0, 'C' },
+        { "resetters", 1, 0, 'R' }, { "progress", 1, 0, 'g' }, { "seed", 1, 0, 'S' },
+        { 0, 0, 0, 0 }
     };
     int c;
+    char *colon;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'p': opt.port = (int)num(optarg, 1, 65535, 0, "--port"); break;
@@ -133,11 +172,21 @@ static void parse_args(int argc, char **argv)
         case 'u': opt.path = optarg; break;
         case 'n': opt.listeners = (int)num(optarg, 1, MAX_LISTENERS, 0, "--listeners"); break;
         case 'r': opt.join_rate = num(optarg, 1, 100000, 1, "--join-rate"); break;
-        case 'd': opt.seconds = (int)num(optarg, 3, MAX_SECONDS, 0, "--seconds"); break;
+        case 'd': opt.seconds = (int)num(optarg, 3, MAX_CHURN_S, 0, "--seconds"); break;
         case 's': opt.stalled = (int)num(optarg, 0, MAX_LISTENERS, 0, "--stalled"); break;
         case 'b': opt.bitrate_kbps = (int)num(optarg, 1, 10000, 0, "--bitrate-kbps"); break;
         case 'l': opt.label = optarg; break;
         case 'c': opt.csv = optarg; break;
+        case 'C':
+            if ((colon = strchr(optarg, ':')) == NULL)
+                usage("--churn takes MIN_S:MAX_S");
+            *colon = '\0';
+            opt.churn_min = num(optarg, 0.5, MAX_CHURN_S, 1, "--churn MIN_S");
+            opt.churn_max = num(colon + 1, opt.churn_min, MAX_CHURN_S, 1, "--churn MAX_S");
+            break;
+        case 'R': opt.resetters = (int)num(optarg, 0, MAX_LISTENERS, 0, "--resetters"); break;
+        case 'g': opt.progress = (int)num(optarg, 1, 3600, 0, "--progress"); break;
+        case 'S': opt.seed = (unsigned long long)num(optarg, 0, 4294967295.0, 0, "--seed"); break;
         case 'P':
             if (opt.npids == MAX_PIDS)
                 usage("at most 16 --server-pid");
@@ -150,9 +199,12 @@ static void parse_args(int argc, char **argv)
         usage("unexpected argument");
     if (!opt.port || !opt.listeners || !opt.seconds)
         usage("--port, --listeners and --seconds are required");
-    nls = opt.listeners + opt.stalled;
+    if (opt.churn_max == 0 && opt.seconds > MAX_SECONDS)
+        usage("--seconds must be a whole number in [3, 600] (86400 with --churn)");
+    nls = opt.listeners + opt.stalled + opt.resetters;
     if (nls > MAX_LISTENERS)
-        usage("listeners + stalled must be at most 20000");
+        usage(opt.resetters ? "listeners + stalled + resetters must be at most 20000"
+                            : "listeners + stalled must be at most 20000");
     if (nls / opt.join_rate > MAX_JOIN_S)
         usage("(listeners + stalled) / join-rate must be at most 600 s");
     /* The path goes into a request line, the label into a CSV cell. */
@@ -176,7 +228,7 @@ static void resolve_loopback(void)
     struct addrinfo *ai;
     char port[8];
     const char *host = strcmp(opt.host, "localhost") == 0 ? "127.0.0.1" : opt.host;
-    snprintf(port, sizeof(port), "%d", opt.port);
+    (void)snprintf(port, sizeof(port), "%d", opt.port);   /* fits: num() took 1..65535 */
     if (getaddrinfo(host, port, &hints, &ai) != 0)
         usage("--host must be a numeric address (or localhost)");
     int v6 = ai->ai_family == AF_INET6, ok;
@@ -217,24 +269,26 @@ static int read_proc(pid_t pid, unsigned long long *ticks, long *rss_kib)
 {
     char path[64], buf[1024];
     unsigned long long ut, st;
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    (void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);     /* fits */
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
     buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
-    fclose(f);
+    (void)fclose(f);                    /* read only: a short read fails the parse */
     const char *p = strrchr(buf, ')');  /* the command name may hold spaces */
+    // NOLINTNEXTLINE(cert-err34-c): the kernel's own numbers; the count of them is checked
     if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
                      &ut, &st) != 2)
         return -1;
     *ticks = ut + st;
     *rss_kib = 0;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    (void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);   /* fits */
     if ((f = fopen(path, "r")) == NULL)
         return 0;
+    // NOLINTNEXTLINE(cert-err34-c): the kernel's own number; the count of them is checked
     while (fgets(buf, sizeof(buf), f) && sscanf(buf, "VmRSS: %ld", rss_kib) != 1)
         ;
-    fclose(f);
+    (void)fclose(f);                    /* read only */
     return 0;
 }
 
@@ -262,6 +316,87 @@ static void sample_procs(int first)
         rss_peak_kib = sum;
 }
 
+/* splitmix64: lifetimes and reset instants, the same for the same --seed */
+static uint64_t rnd(void)
+{
+    static uint64_t x;
+    static int seeded;
+    if (!seeded) {
+        x = opt.seed;
+        seeded = 1;
+    }
+    uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* uniform in [lo, hi] */
+static double uniform(double lo, double hi)
+{
+    return lo + (hi - lo) * (double)(rnd() >> 11) / 9007199254740992.0;
+}
+
+static void *grow(void *p, size_t *cap, size_t size)
+{
+    size_t n = *cap ? *cap * 2 : 4096;
+    void *q = realloc(p, n * size);
+    if (!q) {
+        perror("loadgen");
+        exit(1);
+    }
+    *cap = n;
+    return q;
+}
+
+static void timer_add(double at, const struct listener *l, enum tkind kind)
+{
+    if (heap_n == heap_cap)
+        heap = grow(heap, &heap_cap, sizeof(*heap));
+    struct timer t = { at, (uint32_t)(l - ls), l->gen, (uint8_t)kind };
+    size_t i = heap_n++;
+    while (i > 0 && heap[(i - 1) / 2].at > at) {
+        heap[i] = heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    heap[i] = t;
+}
+
+static struct timer timer_pop(void)
+{
+    struct timer top = heap[0], last = heap[--heap_n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= heap_n)
+            break;
+        if (c + 1 < heap_n && heap[c + 1].at < heap[c].at)
+            c++;
+        if (heap[c].at >= last.at)
+            break;
+        heap[i] = heap[c];
+        i = c;
+    }
+    if (heap_n)
+        heap[i] = last;
+    return top;
+}
+
+/* Keeps x in a uniform sample of at most RESERVOIR of all values seen. */
+static void keep(struct sample *s, double x)
+{
+    s->seen++;
+    if (s->n < RESERVOIR) {
+        if (s->n == s->cap)
+            s->v = grow(s->v, &s->cap, sizeof(*s->v));
+        s->v[s->n++] = x;
+        return;
+    }
+    uint64_t k = rnd() % s->seen;
+    if (k < RESERVOIR)
+        s->v[k] = x;
+}
+
 static void finish(struct listener *l, enum fail why)
 {
     static int told[F_KINDS];
@@ -272,6 +407,8 @@ static void finish(struct listener *l, enum fail why)
     l->fd = -1;
     l->state = S_DONE;
     done_count++;
+    if (opt.churn_max > 0 && !closing)   /* its place joins again */
+        timer_add(g_now + (why == F_NONE ? 0 : REJOIN_AFTER_FAIL), l, T_REJOIN);
     if (why == F_NONE || l->stalled)
         return;
     l->fail = (uint8_t)why;
@@ -283,14 +420,36 @@ static void finish(struct listener *l, enum fail why)
     }
 }
 
+/* Epoll data: the place and its session, so that an event of a closed
+ * session is never taken for one of the next session in the same place. */
+static uint64_t ev_data(const struct listener *l)
+{
+    return (uint64_t)l->gen << 32 | (uint32_t)(l - ls);
+}
+
 static void join(int i, double now)
 {
     struct listener *l = &ls[i];
     int small = 1024;
+    /* With --churn the place had a session before: start from zero. */
+    *l = (struct listener){ .gen = l->gen + 1 };
     l->t_start = now;
-    /* Stalled listeners are spread evenly among the readers (Bresenham). */
-    l->stalled = (long)(i + 1) * opt.stalled / nls > (long)i * opt.stalled / nls;
+    n_joins++;
+    /* Stalled listeners and resetters are spread evenly among the readers
+     * (Bresenham), and the stalled ones evenly among both. */
+    long special = (long)opt.stalled + opt.resetters, j = (long)i * special / nls;
+    int is_special = (long)(i + 1) * special / nls > j;
+    l->stalled = is_special && (j + 1) * opt.stalled / special > j * opt.stalled / special;
+    l->resetter = is_special && !l->stalled;
     l->state = S_CONNECTING;
+    if (l->resetter)
+        timer_add(now + uniform(0, RESET_MAX_S), l, T_RESET);
+    if (opt.churn_max > 0 && !l->resetter) {
+        double end = now + uniform(opt.churn_min, opt.churn_max);
+        timer_add(end, l, T_END);
+        if (now + CONNECT_TIMEOUT < end)
+            timer_add(now + CONNECT_TIMEOUT, l, T_TIMEOUT);
+    }
     l->fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (l->fd < 0) {
         finish(l, F_CONNECT);
@@ -299,7 +458,7 @@ static void join(int i, double now)
     /* A tiny receive window lets the server's send queue fill up at once. */
     if (l->stalled)
         setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = (uint32_t)i };
+    struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = ev_data(l) };
     if ((connect(l->fd, (struct sockaddr *)&addr, addrlen) != 0 && errno != EINPROGRESS) ||
         epoll_ctl(epfd, EPOLL_CTL_ADD, l->fd, &ev) != 0)
         finish(l, F_CONNECT);
@@ -321,7 +480,7 @@ static void on_connected(struct listener *l)
     }
     /* Stalled listeners only watch for the server dropping them. */
     struct epoll_event ev = { .events = l->stalled ? EPOLLRDHUP : EPOLLIN,
-                              .data.u32 = (uint32_t)(l - ls) };
+                              .data.u64 = ev_data(l) };
     l->state = l->stalled ? S_STALL : S_HEAD;
     l->connected = 1;
     if (epoll_ctl(epfd, EPOLL_CTL_MOD, l->fd, &ev) != 0)
@@ -379,6 +538,8 @@ static void on_body(struct listener *l, size_t n, double now)
         return;
     if (l->t_first == 0) {
         l->t_first = l->t_last = now;
+        if (opt.churn_max > 0 && !l->resetter)
+            keep(&s_ttfb, now - l->t_start);
         return;
     }
     l->max_gap = fmax(l->max_gap, now - l->t_last);
@@ -413,15 +574,18 @@ static void on_readable(struct listener *l, double now)
     on_body(l, (size_t)n - off, now);
 }
 
-static void on_event(uint32_t i, uint32_t events, double now)
+static void on_event(uint64_t data, uint32_t events, double now)
 {
-    struct listener *l = &ls[i];
+    struct listener *l = &ls[(uint32_t)data];
+    if (l->gen != (uint32_t)(data >> 32))
+        return;     /* closed in this batch, its place already taken again */
     if (l->state == S_CONNECTING)
         on_connected(l);
     else if (l->state == S_HEAD || l->state == S_BODY)
         on_readable(l, now);
     else if (l->state == S_STALL && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         l->dropped = 1;
+        n_stalled_dropped++;
         finish(l, F_NONE);
     }   /* S_DONE: closed earlier in this batch */
 }
@@ -429,9 +593,14 @@ static void on_event(uint32_t i, uint32_t events, double now)
 /* The listener's D seconds are over: judge the rate over its steady window. */
 static void end_listener(struct listener *l, double end)
 {
-    if (l->stalled || l->state <= S_HEAD) {
+    if (l->stalled || l->resetter || l->state <= S_HEAD) {
         errno = ETIMEDOUT;
-        finish(l, l->stalled ? F_NONE : F_TIMEOUT);
+        finish(l, l->stalled || l->resetter ? F_NONE : F_TIMEOUT);
+        return;
+    }
+    if (opt.churn_max > 0 && end < l->t_first + STEADY_SKIP + SHORT_WINDOW) {
+        n_short++;      /* too short a life to judge its rate */
+        finish(l, F_NONE);
         return;
     }
     l->max_gap = fmax(l->max_gap, end - l->t_last);
@@ -441,7 +610,48 @@ static void end_listener(struct listener *l, double end)
     if (l->t_a != 0 && span > 0)
         l->rate = (double)l->steady / span / (opt.bitrate_kbps * 1000.0 / 8.0);
     l->ok = l->rate >= OK_FRACTION;
+    if (opt.churn_max > 0) {
+        n_judged++;
+        n_ok += l->ok;
+        keep(&s_gap, l->max_gap);
+        keep(&s_rate, l->rate);
+        gap_max = isnan(gap_max) ? l->max_gap : fmax(gap_max, l->max_gap);
+        rate_min = isnan(rate_min) ? l->rate : fmin(rate_min, l->rate);
+    }
     finish(l, F_NONE);
+}
+
+/* A resetter's time is up: it aborts its connection with a RST. */
+static void reset_listener(struct listener *l)
+{
+    struct linger lg = { 1, 0 };
+    if (l->fd >= 0)
+        setsockopt(l->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    n_resets++;
+    finish(l, F_NONE);
+}
+
+/* Runs the timers due by now; returns the next one's time. */
+static double timers(double now)
+{
+    g_now = now;
+    while (heap_n && heap[0].at <= now) {
+        struct timer t = timer_pop();
+        struct listener *l = &ls[t.slot];
+        if (t.gen != l->gen)
+            continue;
+        if (t.kind == T_REJOIN && l->state == S_DONE)
+            join((int)t.slot, now);
+        else if (t.kind == T_RESET && l->state != S_DONE)
+            reset_listener(l);
+        else if (t.kind == T_END && l->state != S_DONE)
+            end_listener(l, t.at);
+        else if (t.kind == T_TIMEOUT && l->state <= S_HEAD) {
+            errno = ETIMEDOUT;
+            finish(l, l->stalled ? F_NONE : F_TIMEOUT);
+        }
+    }
+    return heap_n ? heap[0].at : INFINITY;
 }
 
 /* Joins happen in index order and every listener lasts D, so both deadline
@@ -450,6 +660,8 @@ static void end_listener(struct listener *l, double end)
 static double expire(double now)
 {
     double next = INFINITY;
+    if (opt.churn_max > 0)
+        return next;    /* every deadline is a timer then */
     for (; c_end < joined; c_end++) {
         struct listener *l = &ls[c_end];
         if (l->state != S_DONE && l->t_start + opt.seconds > now) {
@@ -471,24 +683,48 @@ static double expire(double now)
     return next;
 }
 
+/* --progress: one line on stderr with the counts so far */
+static void progress(double t)
+{
+    int open = 0, body = 0, stall = 0;
+    for (int i = 0; i < joined; i++) {
+        open += ls[i].state != S_DONE;
+        body += ls[i].state == S_BODY;
+        stall += ls[i].state == S_STALL;
+    }
+    int fails = 0;
+    for (int w = F_CONNECT; w < F_KINDS; w++)
+        fails += fail_count[w];
+    fprintf(stderr, "loadgen: progress t=%.1f joins=%llu open=%d reading=%d stalled=%d "
+            "resets=%llu failures=%d judged=%llu ok=%llu\n", t, n_joins, open, body, stall,
+            n_resets, fails, n_judged, n_ok);
+}
+
 /* Runs the whole schedule; returns its wall time. */
 static double run(void)
 {
     static struct epoll_event evs[1024];
     double t0 = now_s(), now = t0, next_sample = t0 + SAMPLE_PERIOD;
-    double hard_end = t0 + nls / opt.join_rate + opt.seconds + EXTRA_TIME;
-    while (done_count < nls && now < hard_end) {
+    double next_progress = opt.progress ? t0 + opt.progress : INFINITY;
+    double hard_end = opt.churn_max > 0 ? t0 + opt.seconds
+                    : t0 + nls / opt.join_rate + opt.seconds + EXTRA_TIME;
+    while ((opt.churn_max > 0 || done_count < nls) && now < hard_end) {
         while (joined < nls && t0 + joined / opt.join_rate <= now)
             join(joined++, now);
-        double wake = fmin(expire(now), hard_end);
+        double wake = fmin(fmin(expire(now), timers(now)), hard_end);
         if (now >= next_sample) {
             sample_procs(0);
             next_sample = fmax(next_sample + SAMPLE_PERIOD, now);
+        }
+        if (now >= next_progress) {
+            progress(now - t0);
+            next_progress = fmax(next_progress + opt.progress, now);
         }
         if (joined < nls)
             wake = fmin(wake, t0 + joined / opt.join_rate);
         if (opt.npids)
             wake = fmin(wake, next_sample);
+        wake = fmin(wake, next_progress);
         int n = epoll_wait(epfd, evs, 1024, (int)ceil(fmin(fmax(wake - now, 0), 1) * 1000));
         if (n < 0 && errno != EINTR) {
             perror("loadgen: epoll_wait");
@@ -496,27 +732,42 @@ static double run(void)
         }
         now = now_s();
         expire(now);        /* a listener past its D reads nothing more */
+        timers(now);
         for (int k = 0; k < n; k++)
-            on_event(evs[k].data.u32, evs[k].events, now);
+            on_event(evs[k].data.u64, evs[k].events, now);
+    }
+    if (opt.churn_max > 0) {
+        /* The run is over: the sessions still open are cut, not judged. */
+        closing = 1;
+        for (int i = 0; i < joined; i++)
+            if (ls[i].state != S_DONE) {
+                close(ls[i].fd);
+                ls[i].fd = -1;
+                ls[i].state = S_DONE;
+                n_cut++;
+            }
     }
     /* Listeners are left only when the run overran its bound. */
     for (int i = 0; i < nls; i++)
         if (ls[i].state != S_DONE) {
             errno = ETIMEDOUT;
-            finish(&ls[i], ls[i].stalled ? F_NONE : F_TIMEOUT);
+            finish(&ls[i], ls[i].stalled || ls[i].resetter ? F_NONE : F_TIMEOUT);
         }
     return now_s() - t0;
 }
 
-static struct field { const char *group, *name; char val[200]; } fields[32];
+static struct field { const char *group, *name; char val[200]; } fields[MAX_FIELDS];
 static int nfields;
 
 static void add(const char *group, const char *name, const char *fmt, double v)
 {
+    if (nfields == MAX_FIELDS)
+        abort();
     struct field *f = &fields[nfields++];
     f->group = group;
     f->name = name;
-    snprintf(f->val, sizeof(f->val), isnan(v) ? "na" : fmt, v);
+    /* counts, rates and shares, or the lost PIDs: far below 200 characters */
+    (void)snprintf(f->val, sizeof(f->val), isnan(v) ? "na" : fmt, v);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -554,6 +805,8 @@ static void listener_fields(void)
         const struct listener *l = &ls[i];
         conn += l->stalled && l->connected;
         drop += l->stalled && l->dropped;
+        if (l->resetter)
+            continue;
         if (!l->stalled && l->t_first != 0)
             ttfb[nt++] = l->t_first - l->t_start;
         if (!l->stalled && l->fail == F_NONE) {
@@ -566,6 +819,10 @@ static void listener_fields(void)
     add("", "stalled", "%.0f", opt.stalled);
     add("", "stalled_connected", "%.0f", conn);
     add("", "stalled_dropped", "%.0f", drop);
+    if (opt.resetters) {
+        add("", "resetters", "%.0f", opt.resetters);
+        add("", "resets", "%.0f", (double)n_resets);
+    }
     add("", "ok", "%.0f", ok);
     add("", "ok_pct", "%.1f", 100.0 * ok / opt.listeners);
     add_stats("ttfb_ms", ttfb, nt, "%.1f", 1000);
@@ -579,6 +836,35 @@ static void listener_fields(void)
     free(ttfb);
 }
 
+/* With --churn: the population, then every session that ran its lifetime
+ * (judged, ok as above, unless it had less than SHORT_WINDOW s of steady
+ * time: short), a sample of at most RESERVOIR of them for the
+ * percentiles, and the sessions cut by the end of the run. */
+static void churn_fields(void)
+{
+    add("", "listeners", "%.0f", opt.listeners);
+    add("", "stalled", "%.0f", opt.stalled);
+    add("", "resetters", "%.0f", opt.resetters);
+    add("churn_s", "min", "%g", opt.churn_min);
+    add("churn_s", "max", "%g", opt.churn_max);
+    add("", "joins", "%.0f", (double)n_joins);
+    add("", "stalled_dropped", "%.0f", (double)n_stalled_dropped);
+    add("", "resets", "%.0f", (double)n_resets);
+    add("", "cut", "%.0f", (double)n_cut);
+    add("", "short", "%.0f", (double)n_short);
+    add("", "judged", "%.0f", (double)n_judged);
+    add("", "ok", "%.0f", (double)n_ok);
+    add("", "ok_pct", "%.1f", n_judged ? 100.0 * (double)n_ok / (double)n_judged : NAN);
+    add_stats("ttfb_ms", s_ttfb.v, (int)s_ttfb.n, "%.1f", 1000);
+    add_stats("gap_ms", s_gap.v, (int)s_gap.n, "%.0f", 1000);
+    add("gap_ms", "max", "%.0f", gap_max * 1000);
+    qsort(s_rate.v, s_rate.n, sizeof(*s_rate.v), cmp_double);
+    add("rate_pct", "min", "%.1f", rate_min * 100);
+    add("rate_pct", "median", "%.1f", pct(s_rate.v, (int)s_rate.n, 0.5) * 100);
+    for (int w = F_CONNECT; w < F_KINDS; w++)
+        add("failures", fail_name[w], "%.0f", fail_count[w]);
+}
+
 static void server_fields(double wall)
 {
     unsigned long long ticks = 0;
@@ -587,8 +873,8 @@ static void server_fields(double wall)
         const struct proc *p = &opt.procs[i];
         ticks += p->t1 - p->t0;
         if (p->lost)
-            snprintf(lost + strlen(lost), sizeof(lost) - strlen(lost), "%s%d",
-                     lost[0] ? "+" : "", (int)p->pid);
+            (void)snprintf(lost + strlen(lost), sizeof(lost) - strlen(lost), "%s%d",
+                           lost[0] ? "+" : "", (int)p->pid);   /* 12 bytes a PID: fits */
     }
     double cpu = opt.npids ? (double)ticks / (double)sysconf(_SC_CLK_TCK) : NAN;
     add("", "server_cpu_s", "%.2f", cpu);
@@ -655,10 +941,13 @@ int main(int argc, char **argv)
     sample_procs(1);
     double wall = run();
     sample_procs(0);
-    listener_fields();
+    if (opt.churn_max > 0)
+        churn_fields();
+    else
+        listener_fields();
     server_fields(wall);
     emit(stdout, 0);
-    fflush(stdout);
+    (void)fflush(stdout);               /* only orders the report before the CSV's errors */
     if (opt.csv)
         append_csv();
     return 0;
