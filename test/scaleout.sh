@@ -85,17 +85,6 @@ so_added_latency() {
         if (p - d > m) printf "%s: median latency %.1f ms, %.1f ms direct: %.1f ms added (> %d)\n", l, p, d, p - d, m }'
 }
 
-# so_json FILE EXPR: a value of a JSON document (python3), INVALID when it
-# does not parse
-so_json() {
-    python3 -c 'import json, sys
-try:
-    d = json.load(open(sys.argv[1], encoding="utf-8"))
-except Exception as e:
-    print("INVALID", e); sys.exit(0)
-print(eval(sys.argv[2], {"d": d}))' "$1" "$2"
-}
-
 # so_slow_tls PORT PATH CAFILE OUT RATE SECONDS: an HTTPS listener (HTTP/1.0,
 # Python's ssl) with a small receive buffer that reads RATE bytes a second for
 # SECONDS; the body goes to OUT, "status=... bytes=N" to stdout
@@ -218,12 +207,12 @@ audiostream.streams = (
       grep -qxF "$URL/live.mp3" "$DIR/m3u-p.body" || echo "m3u over plain HTTP: $(tr '\n' '|' < "$DIR/m3u-p.body")"
       curl -s "${ca[@]}" --http2 --max-time 3 -o "$DIR/status-s.json" "$T/status-json.xsl"
       local got
-      got=$(so_json "$DIR/status-s.json" '[s["listenurl"] for s in d["icestats"]["source"]]')
+      got=$(json_get "$DIR/status-s.json" '[s["listenurl"] for s in d["icestats"]["source"]]')
       [ "$got" = "['$T/live.mp3', '$T/slow.mp3']" ] || echo "status over HTTPS: listenurls $got"
-      got=$(so_json "$DIR/status-s.json" '[s["title"] for s in d["icestats"]["source"]][0]')
+      got=$(json_get "$DIR/status-s.json" '[s["title"] for s in d["icestats"]["source"]][0]')
       [ "$got" = "$title" ] || echo "status over HTTPS: title $got"
       curl -s --max-time 3 -o "$DIR/status-p.json" "$URL/status-json.xsl"
-      got=$(so_json "$DIR/status-p.json" '[s["listenurl"] for s in d["icestats"]["source"]][0]')
+      got=$(json_get "$DIR/status-p.json" '[s["listenurl"] for s in d["icestats"]["source"]][0]')
       [ "$got" = "$URL/live.mp3" ] || echo "status over plain HTTP: listenurl $got"; } > "$why"
     verdict "status URL and playlists name https:// over HTTPS (HTTP/1.1 and 2, any Host) and http:// over plain HTTP, on one server" "$why"
 
@@ -232,7 +221,7 @@ audiostream.streams = (
       bytes=$(bytes_of "$DIR/slow.mp3")
       "$TOOLS/mp3check" frames "$DIR/slow.mp3" > /dev/null || echo "slow HTTPS listener: $("$TOOLS/mp3check" frames "$DIR/slow.mp3")"
       [ "$bytes" -ge 20000 ] || echo "slow HTTPS listener got only $bytes bytes"
-      skips=$(so_json "$DIR/status-s.json" '[s["audiostream"]["skips"] for s in d["icestats"]["source"]][1]')
+      skips=$(json_get "$DIR/status-s.json" '[s["audiostream"]["skips"] for s in d["icestats"]["source"]][1]')
       [ "${skips:-0}" -ge 1 ] 2>/dev/null || echo "the slow HTTPS listener (4000 B/s, queue-ms 1000) was never skipped: skips=$skips"; } > "$why"
     verdict "a slow HTTPS listener (4000 B/s) is skipped forward to live on frame boundaries; the others keep the rate" "$why"
     stop_server
@@ -393,7 +382,7 @@ extforward.headers = ( \"X-Forwarded-For\", \"X-Forwarded-Proto\" )" || return
     so_latency "$nd/lat-proxy" "$np" & pids+=($!)
     sleep 3; curl -s --max-time 3 -o "$odir/status-during.json" "http://127.0.0.1:$oport/status-json.xsl"
     wait "${pids[@]}"
-    { local n; n=$(so_json "$odir/status-during.json" '[s["listeners"] for s in d["icestats"]["source"]][0]')
+    { local n; n=$(json_get "$odir/status-during.json" '[s["listeners"] for s in d["icestats"]["source"]][0]')
       [ "$n" = 3 ] || echo "the origin counted $n listeners of /live.mp3 while 3 listened through nginx"; } > "$why"
     verdict "nginx opens one connection to the origin per listener (3 through nginx, $n at the origin)" "$why"
     { expect_status "$nd/h1" "HTTP/1.1 200 OK"
@@ -414,7 +403,7 @@ extforward.headers = ( \"X-Forwarded-For\", \"X-Forwarded-Proto\" )" || return
       grep -qxF "$NS/live.mp3" "$nd/m3u-s.body" \
           || echo "a playlist through nginx's HTTPS: $(tr '\n' '|' < "$nd/m3u-s.body"), want $NS/live.mp3"
       curl -s --cacert "$cert/cert.pem" --interface 127.0.0.2 --max-time 3 -o "$nd/status-s.json" "$NS/status-json.xsl"
-      local got; got=$(so_json "$nd/status-s.json" '[s["listenurl"] for s in d["icestats"]["source"]][0]')
+      local got; got=$(json_get "$nd/status-s.json" '[s["listenurl"] for s in d["icestats"]["source"]][0]')
       [ "$got" = "$NS/live.mp3" ] || echo "status through nginx's HTTPS: listenurl $got"; } > "$why"
     verdict "nginx terminating TLS (HTTP/2) in front of a plain-HTTP origin: the tone at the real-time rate; playlists and status name https:// (mod_extforward, X-Forwarded-Proto)" "$why"
     local len; len=$(so_icy_len "StreamTitle='$title';")
@@ -522,7 +511,7 @@ so_wait_title() {
     local i
     for i in $(seq 1 "$3"); do
         curl -s --max-time 1 -o "$WORK/title-poll.json" "$1"
-        [ "$(so_json "$WORK/title-poll.json" 'd["icestats"]["source"]["title"]' 2>/dev/null)" = "$2" ] && return 0
+        [ "$(json_get "$WORK/title-poll.json" 'd["icestats"]["source"]["title"]' 2>/dev/null)" = "$2" ] && return 0
         sleep 0.1
     done
     return 1
@@ -595,11 +584,11 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"name\" =
           "First title|Second title|" | "Configured title|First title|Second title|") ;;
           *) echo "the relay's listener got the titles '$titles', want [Configured title|]First title|Second title|: $(head -5 "$id/l1.icy")" ;;
       esac
-      local got; got=$(so_json "$id/status.json" 'd["icestats"]["source"]["title"]')
+      local got; got=$(json_get "$id/status.json" 'd["icestats"]["source"]["title"]')
       [ "$got" = "Second title" ] || echo "Icecast's status title: $got"; } > "$why"
     { local ni no
-      ni=$(so_json "$id/status2.json" 'd["icestats"]["source"]["listeners"]')
-      no=$(so_json "$id/origin-status.json" 'd["icestats"]["source"]["listeners"]')
+      ni=$(json_get "$id/status2.json" 'd["icestats"]["source"]["listeners"]')
+      no=$(json_get "$id/origin-status.json" 'd["icestats"]["source"]["listeners"]')
       [ "$ni" = 2 ] && [ "$no" = 1 ] || echo "listeners: $ni at the relay (want 2), $no at the origin (want 1)"; } >> "$why"
     verdict "Icecast relay: titles set through the module's admin URL reach the relay's ICY listeners, in order ($titles), and Icecast's status; 2 relay listeners are 1 at the origin" "$why"
     { [ "$during" = 404 ] || echo "/relay.mp3 answered $during while the origin was down, want Icecast's 404 (mount gone)"
