@@ -355,8 +355,10 @@ static int capture_run(struct capture *cap, struct alsa_capture *ac, const struc
         const int idle = had_audio && capture_idle(cap);
         if (idle && drained) pause_ms(cap, idle_ms);
         unsigned timeout = idle ? 0 : READ_TIMEOUT_MS;
-        const unsigned silence_in = outage_tick(cap, b, now_ns());
-        if (silence_in < timeout) timeout = silence_in;
+        if (cap->outage_since) {        /* a reopened device still mute: silence goes on */
+            const unsigned silence_in = outage_tick(cap, b, now_ns());
+            if (silence_in < timeout) timeout = silence_in;
+        }
         unsigned long overruns = 0;
         const long n = alsa_capture_read(ac, b->pcm, period, (int)timeout, &overruns,
                                          err, sizeof(err));
