@@ -76,6 +76,18 @@ $3
 EOF
 }
 
+# wait_listening PORT PID TENTHS: until something accepts on PORT; fails
+# when PID exits first or TENTHS tenths of a second pass
+wait_listening() {
+    local i
+    for i in $(seq 1 "$3"); do
+        port_is_free "$1" || return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
 # start_server NAME BODY: starts lighttpd in the foreground of a background
 # job; sets DIR, PORT, PID, URL. Waits until it accepts connections.
 start_server() {
@@ -86,13 +98,7 @@ start_server() {
         > "$DIR/stdout.log" 2> "$DIR/stderr.log" &
     PID=$!
     URL=http://127.0.0.1:$PORT
-    local i
-    for i in $(seq 1 "${START_WAIT_TENTHS:-100}"); do
-        port_is_free "$PORT" || return 0
-        kill -0 "$PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
+    wait_listening "$PORT" "$PID" "${START_WAIT_TENTHS:-100}"
 }
 
 # stop_server [SIGNAL]: stops it and waits; sets STOP_MS to the time it took

@@ -480,13 +480,7 @@ so_icecast() {
 EOF
     timeout 180 icecast2 -c "$d/icecast.xml" > "$d/stdout.log" 2> "$d/stderr.log" &
     ICECAST_PID=$!
-    local i
-    for i in $(seq 1 100); do
-        port_is_free "$PORT" || return 0
-        kill -0 "$ICECAST_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
+    wait_listening "$PORT" "$ICECAST_PID" 100
 }
 
 # so_wait_code URL CODE TENTHS: until URL answers CODE; prints the tenths waited
