@@ -45,7 +45,9 @@ static int set_params(snd_pcm_t *pcm, unsigned rate, unsigned channels,
 {
     snd_pcm_hw_params_t *hw;
     snd_pcm_hw_params_alloca(&hw);
-    snd_pcm_uframes_t buffer = *period * 8;   /* room for a late event loop */
+    /* room for a late thread, and for the idle thread's long naps between
+     * reads (half of this, see stream.c) */
+    snd_pcm_uframes_t buffer = *period * 24;
     int rc;
     if ((rc = snd_pcm_hw_params_any(pcm, hw)) < 0
         || (rc = snd_pcm_hw_params_set_access(pcm, hw, SND_PCM_ACCESS_RW_INTERLEAVED)) < 0
@@ -143,7 +145,9 @@ long alsa_capture_read(struct alsa_capture *cap, int16_t *pcm, unsigned long fra
 {
     int rc = snd_pcm_wait(cap->pcm, timeout_ms);
     if (rc == 0) return ALSA_CAPTURE_TIMEOUT;
-    snd_pcm_sframes_t n = rc < 0 ? rc : snd_pcm_readi(cap->pcm, pcm, frames);
+    /* what is there, up to frames: a blocking read of more would wait */
+    snd_pcm_sframes_t n = rc < 0 ? rc : snd_pcm_avail_update(cap->pcm);
+    if (n > 0) n = snd_pcm_readi(cap->pcm, pcm, (unsigned long)n < frames ? (unsigned long)n : frames);
     if (n == -EAGAIN) return ALSA_CAPTURE_TIMEOUT;
     if (n < 0 && recover(cap, (int)n, overruns) == 0) return ALSA_CAPTURE_TIMEOUT;
     if (n < 0) {

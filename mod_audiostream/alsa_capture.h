@@ -21,8 +21,8 @@ unsigned alsa_capture_buffer(const struct alsa_capture *cap);
 
 enum { ALSA_CAPTURE_TIMEOUT = 0, ALSA_CAPTURE_ERROR = -1 };
 
-/* Waits up to timeout_ms for audio, then reads at most frames frames into
- * pcm. Returns the frames read, ALSA_CAPTURE_TIMEOUT when nothing came in
+/* Waits up to timeout_ms for a period of audio, then reads what the device
+ * holds, at most frames frames, into pcm. Returns the frames read, ALSA_CAPTURE_TIMEOUT when nothing came in
  * time (a stalled device, or a stop to look at), or ALSA_CAPTURE_ERROR with
  * a message in err when the device is gone. An overrun is recovered here and
  * counted in *overruns. */

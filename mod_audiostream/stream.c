@@ -31,7 +31,7 @@ enum {
     PERIOD_FRAMES = 1152,       /* one MPEG-1 frame: a wake-up per frame */
     READ_TIMEOUT_MS = 200,      /* how soon a stop is seen */
     STALL_MS = 1000,            /* no audio this long: the device is lost */
-    IDLE_WAIT_MS = 100,         /* no listener: read this often, or twice a buffer */
+    IDLE_WAIT_MS = 250,         /* no listener: read this often, or twice a buffer */
     BACKOFF_MIN_MS = 250,
     BACKOFF_MAX_MS = 5000,
     MESSAGES = 8,
@@ -55,7 +55,7 @@ struct capture {
     atomic_ulong overruns;
 
     pthread_mutex_t lock;       /* guards stop */
-    pthread_cond_t stop_cond;   /* interrupts the back-off sleep */
+    pthread_cond_t stop_cond;   /* ends a back-off sleep (a stop), or an idle nap (a listener) */
     int stop;
     char label[LABEL_LEN];      /* names the device in messages; set before the thread starts */
     char last_report[MESSAGE_LEN];  /* capture thread only: log state changes once */
@@ -165,8 +165,10 @@ static int stopping(struct capture *cap)
     return stop;
 }
 
-/* sleeps ms unless a stop comes first */
-static void pause_ms(struct capture *cap, unsigned ms)
+static int capture_idle(const struct capture *cap);
+
+/* sleeps ms unless a stop comes first, or with until_listener, a listener */
+static void pause_ms_until(struct capture *cap, unsigned ms, int until_listener)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -174,9 +176,12 @@ static void pause_ms(struct capture *cap, unsigned ms)
     until.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
     pthread_mutex_lock(&cap->lock);
-    while (!cap->stop && pthread_cond_timedwait(&cap->stop_cond, &cap->lock, &until) != ETIMEDOUT) {}
+    while (!cap->stop && !(until_listener && !capture_idle(cap))
+           && pthread_cond_timedwait(&cap->stop_cond, &cap->lock, &until) != ETIMEDOUT) {}
     pthread_mutex_unlock(&cap->lock);
 }
+
+static void pause_ms(struct capture *cap, unsigned ms) { pause_ms_until(cap, ms, 0); }
 
 /* Appends the whole frames at the start of s->mp3 to the ring and keeps
  * the unfinished rest for the next call. */
@@ -215,7 +220,7 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Room for a period of `frames`: PCM, silence, and each stream's encoder
+/* Room for a read of `frames`: PCM, silence, and each stream's encoder
  * output. Kept from one open of the device to the next, with the part of a
  * frame each stream's output holds: the encoder goes on across a lost
  * device (silence) and its frames must stay whole. */
@@ -319,8 +324,9 @@ static void outage_wait(struct capture *cap, const struct capture_buffers *b, un
 
 /* Whether no stream of the capture has a listener: then no one waits for
  * a frame, and the thread lets the device's buffer fill for IDLE_WAIT_MS
- * and reads it all at once, a wake-up for several periods instead of one a
- * period (which is most of what capture costs beyond encoding). */
+ * and reads and encodes it all at once, a wake-up for ten periods instead of
+ * one a period (which is most of what capture costs beyond encoding). A
+ * first listener ends the nap (stream_wake_on_frames). */
 static int capture_idle(const struct capture *cap)
 {
     for (const struct stream *s = cap->streams; s; s = s->next)
@@ -337,6 +343,25 @@ static void capture_live(struct capture *cap, unsigned period)
            cap->rate, cap->channels, period);
 }
 
+/* How long an idle thread naps between reads: reads come at least twice a
+ * buffer, so an idle stream never overruns. */
+static unsigned idle_wait_ms(const struct capture *cap, const struct alsa_capture *ac)
+{
+    const unsigned half_buffer_ms =
+        (unsigned)((uint64_t)alsa_capture_buffer(ac) * 1000 / cap->rate / 2);
+    return half_buffer_ms < IDLE_WAIT_MS ? half_buffer_ms : IDLE_WAIT_MS;
+}
+
+/* The most one read takes: what an idle nap leaves in the device, and a
+ * period more, so that a nap ends in one read and one encode per stream. */
+static unsigned read_frames(const struct capture *cap, const struct alsa_capture *ac)
+{
+    const unsigned period = alsa_capture_period(ac);
+    unsigned frames = (unsigned)((uint64_t)idle_wait_ms(cap, ac) * cap->rate / 1000) + period;
+    if (frames < PERIOD_FRAMES) frames = PERIOD_FRAMES;   /* silence comes a frame at a time */
+    return frames;
+}
+
 /* Reads, encodes and publishes until a stop, a device error or a stall: a
  * device that delivers nothing for STALL_MS is as good as lost, and its
  * listeners are better served with silence while it is reopened. The device
@@ -345,22 +370,20 @@ static void capture_live(struct capture *cap, unsigned period)
 static int capture_run(struct capture *cap, struct alsa_capture *ac, const struct capture_buffers *b)
 {
     const unsigned period = alsa_capture_period(ac);
-    /* idle reads come at least twice per buffer: an idle stream never overruns */
-    unsigned idle_ms = (unsigned)((uint64_t)alsa_capture_buffer(ac) * 1000 / cap->rate / 2);
-    if (idle_ms > IDLE_WAIT_MS) idle_ms = IDLE_WAIT_MS;
+    const unsigned idle_ms = idle_wait_ms(cap, ac);
     char err[MESSAGE_LEN - LABEL_LEN - 8];
     uint64_t last_audio = now_ns();
     int drained = 1, had_audio = 0;
     while (!stopping(cap)) {
         const int idle = had_audio && capture_idle(cap);
-        if (idle && drained) pause_ms(cap, idle_ms);
+        if (idle && drained) pause_ms_until(cap, idle_ms, 1);
         unsigned timeout = idle ? 0 : READ_TIMEOUT_MS;
         if (cap->outage_since) {        /* a reopened device still mute: silence goes on */
             const unsigned silence_in = outage_tick(cap, b, now_ns());
             if (silence_in < timeout) timeout = silence_in;
         }
         unsigned long overruns = 0;
-        const long n = alsa_capture_read(ac, b->pcm, period, (int)timeout, &overruns,
+        const long n = alsa_capture_read(ac, b->pcm, b->frames, (int)timeout, &overruns,
                                          err, sizeof(err));
         if (overruns) atomic_fetch_add(&cap->overruns, overruns);
         drained = n == ALSA_CAPTURE_TIMEOUT;
@@ -396,8 +419,7 @@ static int capture_session(struct capture *cap, struct capture_buffers *b)
         report(cap, "%s; retrying", err);
         return -1;
     }
-    const unsigned period = alsa_capture_period(ac);
-    if (buffers_fit(cap, b, period > PERIOD_FRAMES ? period : PERIOD_FRAMES) != 0) {
+    if (buffers_fit(cap, b, read_frames(cap, ac)) != 0) {
         report(cap, "out of memory");
         alsa_capture_close(ac);
         return -1;
@@ -699,6 +721,13 @@ int stream_wake_fd(const struct stream *s) { return s->wake_fd; }
 void stream_wake_on_frames(struct stream *s, int on)
 {
     atomic_store_explicit(&s->wake_on_frames, on, memory_order_relaxed);
+    if (!on) return;
+    /* a first listener ends an idle nap: its audio comes a frame at a time
+     * from now on. Signalled under the lock the nap checks it under, so the
+     * news cannot fall between the check and the wait. */
+    pthread_mutex_lock(&s->cap->lock);
+    pthread_cond_broadcast(&s->cap->stop_cond);
+    pthread_mutex_unlock(&s->cap->lock);
 }
 
 void stream_wake_again(struct stream *s) { wake(s); }

@@ -364,6 +364,41 @@ static void test_outage(void)
     stream_config_free(&cfg);
 }
 
+/* With no listener the thread naps 250 ms between reads; a first listener
+ * ends the nap, so its first new frame comes within a period or two, not
+ * after the rest of the nap. Tried at ten points of the nap: without the
+ * nap's end, about 4 in 10 would wait over 150 ms. */
+static void test_idle_wake(const char *device)
+{
+    char err[512];
+    struct stream_config cfg;
+    config(&cfg, "/idle", device, 2, 128);
+    struct stream *s = new_stream(&cfg);
+    assert(stream_start(s, err, sizeof(err)) == 0);
+    wait_live(s);                                 /* leaves it idle: no wake on frames */
+    double worst = 0;
+    for (int i = 0; i < 10; ++i) {
+        const struct timespec gap = { 0, (long)(300 + 23 * i) * 1000000L };
+        nanosleep(&gap, NULL);                    /* into a nap, at another point each time */
+        stream_drain_wake(s);
+        const uint64_t end0 = ring_end(stream_ring(s));
+        const double t0 = now();
+        stream_wake_on_frames(s, 1);
+        while (ring_end(stream_ring(s)) == end0) {
+            struct pollfd pfd = { .fd = stream_wake_fd(s), .events = POLLIN };
+            assert(poll(&pfd, 1, 1000) == 1);
+            stream_drain_wake(s);
+        }
+        const double waited = now() - t0;
+        if (waited > worst) worst = waited;
+        stream_wake_on_frames(s, 0);
+    }
+    printf("test_stream: a first listener's first new frame came within %.0f ms\n", worst * 1000);
+    assert(worst < 0.150);
+    stream_free(s);
+    stream_config_free(&cfg);
+}
+
 /* adds EXCLUSIVE and FAILING to the ALSA configuration the test runs with */
 static char *add_test_devices(void)
 {
@@ -410,6 +445,7 @@ int main(int argc, char **argv)
     test_shared(secs);
     test_free_order();
     test_outage();
+    test_idle_wake(argv[1]);
     unlink(conf);
     printf("test_stream: ok\n");
     return 0;
