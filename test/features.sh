@@ -48,6 +48,41 @@ audiostream.streams = (
     sanitizer_reports "burst"
 }
 
+# lighttpd's own count of what it sent a listener (mod_accesslog's %b and
+# %O) stays right, though the module writes plain HTTP/1.x listeners itself
+# with lighttpd's writer: each count matches what the listener received, to
+# within what was on its way when it hung up.
+feature_tests+=(test_access_log_bytes)
+test_access_log_bytes() {
+    start_server accesslog "server.modules += ( \"mod_accesslog\", \"mod_audiostream\" )
+accesslog.filename = \"$WORK/accesslog/access.log\"
+accesslog.format = \"%H %s %b %O\"
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\" ) )" \
+        || { fail "access log bytes: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "access log bytes: stream never went live"; stop_server; return; }
+    listen "$DIR/h10" "$URL/live.mp3" 4 --http1.0 &
+    local p10=$!
+    listen "$DIR/h11" "$URL/live.mp3" 4 --http1.1
+    wait "$p10"
+    local i; for i in $(seq 1 30); do [ "$(grep -c ' 200 [1-9]' "$DIR/access.log")" -ge 2 ] && break; sleep 0.1; done
+    local why=$DIR/why v body head line b o
+    : > "$why"
+    for v in 1.0 1.1; do
+        body=$(stat -c %s "$DIR/h${v/./}.mp3"); head=$(stat -c %s "$DIR/h${v/./}.hdr")
+        line=$(grep "^HTTP/$v 200 " "$DIR/access.log" | sort -n -k3 | tail -1)  # not a probe's HEAD
+        [ -n "$line" ] || { echo "HTTP/$v: no access log line: $(cat "$DIR/access.log")"; continue; }
+        read -r _ _ b o <<< "$line"
+        [ "$body" -ge $((BITRATE_BPS * 4)) ] || echo "HTTP/$v: only $body bytes in 4 s"
+        # 1.1 is chunked: %b also counts the chunk framing, a few bytes a frame
+        [ "$b" -ge "$body" ] && [ "$b" -le $((body + body / 50 + 4096)) ] \
+            || echo "HTTP/$v: %b $b for a body of $body"
+        [ "$o" = $((b + head)) ] || echo "HTTP/$v: %O $o is not %b $b + the $head bytes of headers"
+    done >> "$why"
+    verdict "access log: %b and %O count what HTTP/1.0 and 1.1 listeners received" "$why"
+    stop_server
+    sanitizer_reports "access log bytes"
+}
+
 # slow-listener "drop": a listener further behind than queue-ms is
 # disconnected; with "skip" and the same queue-ms it stays and skips to live.
 feature_tests+=(test_slow_drop)
