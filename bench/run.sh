@@ -159,6 +159,7 @@ load_run() { # SYSTEM N STALLED
     printf '%-20s %6s %5s %6s %6s %10s %6s %7s %7s %5s %6s %7s %8s\n' "$sys" "$n" "$stalled" \
         "$ok" "$pct" "$ttfb" "$gmed" "$gp99" "$gmax" "$fails" "$core" "$per1k" "$rss" | tee -a "$TABLE"
     echo "$sys,$n,$stalled,steady_core=$core,per_1000=$per1k" >> "$OUT/steady-$STAMP.csv"
+    LAST_CORE=$core
 }
 
 header() {
@@ -180,14 +181,38 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
   echo "listeners join at $JOIN_RATE/s; ok = got >= 99 % of 128 kbit/s from 2 s after their first byte;"
   echo "core = server CPU (all its processes) while every listener is connected; floor writes at the module's interval"; } | tee "$TABLE"
 header
+# The CPU of the same run varies by up to a third from one run to the next on
+# a virtual machine (the scheduler places the load generator differently),
+# so the module and the floor run PAIRS times each, alternately, and their
+# CPU is compared by the medians and by the median of the pairs' ratios.
+PAIRS=$((QUICK ? 1 : 3))
+cpu_pairs=()
 for n in "${SIZES[@]}"; do
-    if want ours; then
-        log "mod_audiostream, $n listeners"
-        start_ours "n$n" && load_run mod_audiostream "$n" 0; stop_system
-    fi
-    if want floor; then
-        log "floor at the module's interval ($(ours_interval_ms "$n") ms), $n listeners"
-        start_floor "n$n" "$(ours_interval_ms "$n")" && load_run "floor-$(ours_interval_ms "$n")ms" "$n" 0; stop_system
+    ours_cores=() floor_cores=() pair_ratios=()
+    for pair in $(seq 1 "$PAIRS"); do
+        if want ours; then
+            log "mod_audiostream, $n listeners (run $pair of $PAIRS)"
+            LAST_CORE=
+            start_ours "n$n-$pair" && load_run mod_audiostream "$n" 0; stop_system
+            ours_cores+=("${LAST_CORE:-0}")
+        fi
+        if want floor; then
+            log "floor at the module's interval ($(ours_interval_ms "$n") ms), $n listeners (run $pair of $PAIRS)"
+            LAST_CORE=
+            start_floor "n$n-$pair" "$(ours_interval_ms "$n")" && load_run "floor-$(ours_interval_ms "$n")ms" "$n" 0; stop_system
+            floor_cores+=("${LAST_CORE:-0}")
+        fi
+        want ours && want floor && pair_ratios+=("$(awk -v a="${ours_cores[-1]}" -v b="${floor_cores[-1]}" \
+            'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')")
+    done
+    if want ours && want floor; then
+        mo=$(printf '%s\n' "${ours_cores[@]}" | sort -n | sed -n "$(( (PAIRS + 1) / 2 ))p")
+        mf=$(printf '%s\n' "${floor_cores[@]}" | sort -n | sed -n "$(( (PAIRS + 1) / 2 ))p")
+        mr=$(printf '%s\n' "${pair_ratios[@]}" | sort -n | sed -n "$(( (PAIRS + 1) / 2 ))p")
+        cpu_pairs+=("$(printf '%s listeners: module %s core, floor %s core (medians of %s runs): %s x; ratio of each pair %s, median %s x' \
+            "$n" "$mo" "$mf" "$PAIRS" "$(awk -v a="$mo" -v b="$mf" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')" \
+            "${pair_ratios[*]}" "$mr")")
+        echo "$n,cpu_vs_floor,module_median=$mo,floor_median=$mf,pair_ratio_median=$mr" >> "$OUT/steady-$STAMP.csv"
     fi
     if want icecast; then
         log "Icecast + ffmpeg, $n listeners"
@@ -198,6 +223,11 @@ for n in "${SIZES[@]}"; do
         start_fastcgi "n$n" && load_run lighttpd-fastcgi "$n" 0; stop_system
     fi
 done
+if [ ${#cpu_pairs[@]} -gt 0 ]; then
+    echo | tee -a "$TABLE"
+    echo "CPU against the floor at the same write interval:" | tee -a "$TABLE"
+    printf '  %s\n' "${cpu_pairs[@]}" | tee -a "$TABLE"
+fi
 if [ "$QUICK" = 0 ] && want stalled; then
     log "500 listeners next to 500 stalled ones"
     start_ours stalled && load_run mod_audiostream 500 500; stop_system
