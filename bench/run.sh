@@ -277,22 +277,31 @@ capture_ns() {
     done
     echo "$s"
 }
-lame_cpu() { # bash's `times` prints the children's user and system time on its second line
+lame_once() { # bash's `times` prints the children's user and system time on its second line
     (lame --quiet -r -s 44.1 --signed --little-endian -b 128 --cbr -q 5 --nores \
             "$WORK/pcm.raw" "$WORK/pcm.mp3" 2>/dev/null; times) | tail -1 \
-        | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
+        | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
 }
+# lame takes a fifth of a second here, and one run of it varies by a third:
+# the median of three
+lame_cpu() { { lame_once; lame_once; lame_once; } | sort -n | sed -n 2p; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
-ratios=() busy=()
+ratios=() idle_thread=() busy=()
 for round in $(seq 1 "$rounds"); do
     # rounds alternate the systems so that a change in the machine's speed hits all
-    start_ours "enc$round" loop && { sleep 2; c0=$(cpu_ns "$PID"); sleep "$secs"; c1=$(cpu_ns "$PID"); }; stop_system
+    start_ours "enc$round" loop && {
+        sleep 2; c0=$(cpu_ns "$PID"); t0=$(capture_ns "$PID")
+        sleep "$secs"; c1=$(cpu_ns "$PID"); t1=$(capture_ns "$PID"); }
+    stop_system
     ours_cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+    stream_cpu=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
     lame1=$(lame_cpu)
     ratios+=("$(ratio "$ours_cpu" "$lame1")")
-    printf 'encoding %d s of 44.1 kHz stereo at 128 kbit/s, q5, no reservoir: lighttpd+module (capture+encode, no listener) %s s CPU, lame command %s s CPU, ratio %s\n' \
-        "$secs" "$ours_cpu" "$lame1" "${ratios[-1]}" | tee -a "$TABLE"
+    idle_thread+=("$(ratio "$stream_cpu" "$lame1")")
+    # the whole process includes lighttpd's own once-a-second housekeeping
+    printf 'encoding %d s of 44.1 kHz stereo at 128 kbit/s, q5, no reservoir, no listener: lighttpd+module %s s CPU (the stream'"'"'s capture thread %s s), lame command %s s CPU, ratio %s (capture thread %s)\n' \
+        "$secs" "$ours_cpu" "$stream_cpu" "$lame1" "${ratios[-1]}" "${idle_thread[-1]}" | tee -a "$TABLE"
     # with a listener the capture wakes once a frame, for latency: its thread alone
     start_ours "encl$round" loop && {
         curl -s -N --max-time $((secs + 4)) -o /dev/null "$URL/live.mp3" & cpid=$!
@@ -304,5 +313,5 @@ for round in $(seq 1 "$rounds"); do
     printf 'encoding %d s, the same, one listener: capture thread %s s CPU, lame command %s s CPU, ratio %s\n' \
         "$secs" "$thread_cpu" "$lame2" "${busy[-1]}" | tee -a "$TABLE"
 done
-echo "encoding cost, median ratio of $rounds rounds: $(median "${ratios[@]}") with no listener, $(median "${busy[@]}") with one (capture thread)" | tee -a "$TABLE"
+echo "encoding cost, median ratio of $rounds rounds: $(median "${ratios[@]}") with no listener ($(median "${idle_thread[@]}") for the capture thread alone), $(median "${busy[@]}") with one (capture thread)" | tee -a "$TABLE"
 echo "results: $TABLE and $CSV" >&2
