@@ -22,9 +22,10 @@ unsigned alsa_capture_buffer(const struct alsa_capture *cap);
 enum { ALSA_CAPTURE_TIMEOUT = 0, ALSA_CAPTURE_ERROR = -1 };
 
 /* Waits up to timeout_ms for a period of audio, then reads what the device
- * holds, at most frames frames, into pcm. Returns the frames read, ALSA_CAPTURE_TIMEOUT when nothing came in
- * time (a stalled device, or a stop to look at), or ALSA_CAPTURE_ERROR with
- * a message in err when the device is gone. An overrun is recovered here and
+ * holds, at most frames frames, into pcm. Returns the frames read,
+ * ALSA_CAPTURE_TIMEOUT when nothing came in time (a stalled device, or a
+ * stop to look at), or ALSA_CAPTURE_ERROR with a message in err when the
+ * device is gone. An overrun is recovered here and
  * counted in *overruns. */
 long alsa_capture_read(struct alsa_capture *cap, int16_t *pcm, unsigned long frames,
                        int timeout_ms, unsigned long *overruns, char *err, size_t errlen);
