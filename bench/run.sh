@@ -180,6 +180,8 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
        "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), lighttpd $(lighttpd -v | sed -n 's/^lighttpd\/\([^ ]*\).*/\1/p'), $(icecast2 -v 2>/dev/null | head -1)"
   echo "listeners join at $JOIN_RATE/s; ok = got >= 99 % of 128 kbit/s from 2 s after their first byte;"
   echo "core = server CPU (all its processes) while every listener is connected; floor writes at the module's interval"; } | tee "$TABLE"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 header
 # The CPU of the same run varies by up to a third from one run to the next on
 # a virtual machine (the scheduler places the load generator differently),
@@ -202,15 +204,12 @@ for n in "${SIZES[@]}"; do
             start_floor "n$n-$pair" "$(ours_interval_ms "$n")" && load_run "floor-$(ours_interval_ms "$n")ms" "$n" 0; stop_system
             floor_cores+=("${LAST_CORE:-0}")
         fi
-        want ours && want floor && pair_ratios+=("$(awk -v a="${ours_cores[-1]}" -v b="${floor_cores[-1]}" \
-            'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')")
+        want ours && want floor && pair_ratios+=("$(ratio "${ours_cores[-1]}" "${floor_cores[-1]}")")
     done
     if want ours && want floor; then
-        mo=$(printf '%s\n' "${ours_cores[@]}" | sort -n | sed -n "$(( (PAIRS + 1) / 2 ))p")
-        mf=$(printf '%s\n' "${floor_cores[@]}" | sort -n | sed -n "$(( (PAIRS + 1) / 2 ))p")
-        mr=$(printf '%s\n' "${pair_ratios[@]}" | sort -n | sed -n "$(( (PAIRS + 1) / 2 ))p")
+        mo=$(median "${ours_cores[@]}"); mf=$(median "${floor_cores[@]}"); mr=$(median "${pair_ratios[@]}")
         cpu_pairs+=("$(printf '%s listeners: module %s core, floor %s core (medians of %s runs): %s x; ratio of each pair %s, median %s x' \
-            "$n" "$mo" "$mf" "$PAIRS" "$(awk -v a="$mo" -v b="$mf" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')" \
+            "$n" "$mo" "$mf" "$PAIRS" "$(ratio "$mo" "$mf")" \
             "${pair_ratios[*]}" "$mr")")
         echo "$n,cpu_vs_floor,module_median=$mo,floor_median=$mf,pair_ratio_median=$mr" >> "$OUT/steady-$STAMP.csv"
     fi
@@ -284,9 +283,7 @@ lame_once() { # bash's `times` prints the children's user and system time on its
 }
 # lame takes a fifth of a second here, and one run of it varies by a third:
 # the median of three
-lame_cpu() { { lame_once; lame_once; lame_once; } | sort -n | sed -n 2p; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+lame_cpu() { median "$(lame_once)" "$(lame_once)" "$(lame_once)"; }
 ratios=() idle_thread=() busy=()
 for round in $(seq 1 "$rounds"); do
     # rounds alternate the systems so that a change in the machine's speed hits all
