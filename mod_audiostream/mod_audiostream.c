@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,6 +47,9 @@
  * each by default) at once, not one per listener of a whole turn, and each
  * is written while still in the cache. */
 #define FANOUT_BATCH 256
+/* Unsent bytes an HTTP/2 connection with a listener may hold in the kernel:
+ * what servers that prioritise HTTP/2 streams use, a frame's worth */
+#define H2_NOTSENT_MIN 16384
 
 typedef struct stream_slot stream_slot;
 
@@ -53,7 +58,7 @@ enum listener_end { END_NONE, END_FINISH, END_DROP };
 /* What a request this module claimed asks for; answered in the subrequest
  * phase, after mod_auth and mod_access have had their say at uri_clean. */
 enum request_kind { KIND_STREAM, KIND_PLAYLIST, KIND_OPTIONS, KIND_BAD_METHOD,
-                    KIND_STATUS, KIND_ADMIN };
+                    KIND_STATUS, KIND_ADMIN, KIND_WITH_BODY };
 
 typedef struct listener {
     struct fanout_listener fl;    /* first: the fan-out hands it back */
@@ -485,33 +490,43 @@ static listener * request_claim(request_st * const r, plugin_data * const p,
 
 /* A request under a stream's prefix: the stream, one of its playlists, or
  * a method it does not have. */
-static void stream_request(request_st * const r, plugin_data * const p,
-                           stream_slot * const slot) {
-    if (r->http_method == HTTP_METHOD_OPTIONS) {
-        request_claim(r, p, slot, KIND_OPTIONS);
-        return;
-    }
-    if (r->http_method != HTTP_METHOD_GET && r->http_method != HTTP_METHOD_HEAD) {
-        request_claim(r, p, slot, KIND_BAD_METHOD);
-        return;
-    }
+static listener * stream_request(request_st * const r, plugin_data * const p,
+                                 stream_slot * const slot) {
+    if (r->http_method == HTTP_METHOD_OPTIONS) return request_claim(r, p, slot, KIND_OPTIONS);
+    if (r->http_method != HTTP_METHOD_GET && r->http_method != HTTP_METHOD_HEAD)
+        return request_claim(r, p, slot, KIND_BAD_METHOD);
     const enum playlist_kind kind =
       playlist_kind_of(r->uri.path.ptr, buffer_clen(&r->uri.path), strlen(slot->cfg.path));
-    if (kind == PLAYLIST_NONE) request_claim(r, p, slot, KIND_STREAM);
-    else request_claim(r, p, slot, KIND_PLAYLIST)->playlist = (unsigned char)kind;
+    if (kind == PLAYLIST_NONE) return request_claim(r, p, slot, KIND_STREAM);
+    listener * const l = request_claim(r, p, slot, KIND_PLAYLIST);
+    l->playlist = (unsigned char)kind;
+    return l;
+}
+
+/* GET, HEAD and OPTIONS take no request body here. One that is announced
+ * (Content-Length, chunked, or an HTTP/2 HEADERS frame without END_STREAM)
+ * is refused before it is read: nothing reads it, and lighttpd would
+ * otherwise spool an HTTP/2 client's DATA to server.upload-dirs for as long
+ * as the endless response lasts. Other methods get their 405. */
+static int request_body_refused(const request_st * const r) {
+    return r->reqbody_length != 0
+        && (r->http_method == HTTP_METHOD_GET || r->http_method == HTTP_METHOD_HEAD
+            || r->http_method == HTTP_METHOD_OPTIONS);
 }
 
 URIHANDLER_FUNC(mod_audiostream_uri_handler) {
     plugin_data * const p = p_d;
     if (NULL != r->handler_module || 0 == p->nslots) return HANDLER_GO_ON;
+    listener *l = NULL;
     if (p->status_url && buffer_is_equal(&r->uri.path, p->status_url))
-        request_claim(r, p, NULL, KIND_STATUS);
+        l = request_claim(r, p, NULL, KIND_STATUS);
     else if (p->admin_url && buffer_is_equal(&r->uri.path, p->admin_url))
-        request_claim(r, p, NULL, KIND_ADMIN);
+        l = request_claim(r, p, NULL, KIND_ADMIN);
     else {
         stream_slot * const slot = slot_match(p, &r->uri.path);
-        if (slot) stream_request(r, p, slot);
+        if (slot) l = stream_request(r, p, slot);
     }
+    if (l && request_body_refused(r)) l->kind = KIND_WITH_BODY;
     return HANDLER_GO_ON;
 }
 
@@ -679,13 +694,23 @@ static handler_t response_unavailable(request_st * const r, const stream_slot * 
 
 /* Loopback and LAN sockets auto-grow their send buffer to megabytes: a
  * stalled listener would hold minutes of old audio in the kernel and never
- * skip to live. Fix it at about half a second (the kernel doubles it). */
+ * skip to live. An HTTP/1.x listener has its connection to itself: fix its
+ * send buffer at about half a second (the kernel doubles it). An HTTP/2
+ * connection carries other streams too (the player page, downloads, other
+ * streams), which a small send buffer would throttle to a buffer per round
+ * trip; there only the bytes not yet sent are bounded (TCP_NOTSENT_LOWAT:
+ * the socket takes no more while that many wait), which holds back no
+ * throughput, and lighttpd stages at most 64 KiB for the connection. */
 static void listener_cap_sndbuf(request_st * const r, const stream_slot * const slot) {
     int bytes = (int)(slot->cfg.bitrate * 1000 / 8 / 2);
     if (bytes < 4096) bytes = 4096;
-    if (0 != setsockopt(r->con->fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes)))
+    const int h2 = r->http_version == HTTP_VERSION_2;
+    if (h2 && bytes < H2_NOTSENT_MIN) bytes = H2_NOTSENT_MIN;
+    if (0 != setsockopt(r->con->fd, h2 ? IPPROTO_TCP : SOL_SOCKET,
+                        h2 ? TCP_NOTSENT_LOWAT : SO_SNDBUF, &bytes, sizeof(bytes)))
         log_perror(r->conf.errh, __FILE__, __LINE__,
-          "audiostream.streams[\"%s\"]: setsockopt(SO_SNDBUF)", slot->cfg.path);
+          "audiostream.streams[\"%s\"]: setsockopt(%s)", slot->cfg.path,
+          h2 ? "TCP_NOTSENT_LOWAT" : "SO_SNDBUF");
 }
 
 static void listener_join(listener * const l) {
@@ -736,6 +761,9 @@ static handler_t response_first(request_st * const r, plugin_data * const p,
       case KIND_OPTIONS:  return response_options(r, l->slot);
       case KIND_STATUS:   return response_status(r, p);
       case KIND_ADMIN:    return response_admin(r, p);
+      case KIND_WITH_BODY:
+        return response_error(r, 413,
+          CONST_STR_LEN("413 Content Too Large: this URL takes no request body\n"));
       case KIND_BAD_METHOD:
       default:
         header_set(r, CONST_STR_LEN("Allow"), ALLOWED_METHODS);
@@ -765,13 +793,38 @@ REQUEST_FUNC(mod_audiostream_request_reset) {
 
 /* ---- server life cycle ---- */
 
-/* a graceful shutdown or restart waits for every connection to end, and a
- * stream never ends by itself: end them, each on its own request's turn */
+/* The client closed or reset its end of the connection. */
+static int connection_peer_gone(const connection * const con) {
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (0 != getsockopt(con->fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) return 0;  /* not TCP */
+    return ti.tcpi_state == TCP_CLOSE_WAIT || ti.tcpi_state == TCP_CLOSE;
+}
+
+/* An HTTP/2 listener whose client has gone. lighttpd notices only by
+ * reading, and it stops reading a connection whose 8 streams are all
+ * active while more wait (h2.c, h2_send_refused_stream): audio streams
+ * never end, so the client's close would go unseen and its listener slots
+ * stay taken until server.max-write-idle. A gone client's queue stops
+ * draining, so only listeners with audio queued are asked. */
+static void listener_end_if_gone(listener * const l) {
+    const request_st * const r = l->r;
+    if (l->ending || r->http_version != HTTP_VERSION_2 || chunkqueue_is_empty(&r->write_queue)
+        || !connection_peer_gone(r->con))
+        return;
+    listener_unlink(l);
+    listener_drop(&l->fl);
+}
+
+/* Once a second. A graceful shutdown or restart waits for every connection
+ * to end, and a stream never ends by itself: end them, each on its own
+ * request's turn. Otherwise, let go of HTTP/2 listeners that have gone. */
 TRIGGER_FUNC(mod_audiostream_trigger) {
     plugin_data * const p = p_d;
-    if (srv->sockets_disabled < 2) return HANDLER_GO_ON;
+    void (* const fn)(listener *) =
+      srv->sockets_disabled < 2 ? listener_end_if_gone : listener_end_soon;
     for (uint32_t i = 0; i < p->nslots; ++i)
-        slot_each_listener(&p->slots[i], listener_end_soon);
+        slot_each_listener(&p->slots[i], fn);
     return HANDLER_GO_ON;
 }
 

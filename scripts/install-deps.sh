@@ -36,6 +36,8 @@ packages=(
     # loopback port of the test's own; their packaged services are not used.
     # (The tests also build bench/latency.c, with libmpg123-dev above.)
     lighttpd-mod-openssl openssl nginx icecast2
+    # tests of HTTP/2 clients that misbehave (test/hardening.sh): hyper-h2
+    python3-h2
 )
 [ "${1:-}" = --bench ] && packages+=(lame libmpg123-dev)
 missing=()

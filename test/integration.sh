@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Integration tests of mod_audiostream in Debian's real lighttpd.
-#   test/integration.sh BUILD_DIR [--sanitized] [--valgrind] [TEST_NAME...]
+#   test/integration.sh BUILD_DIR [--sanitized] [TEST_NAME...]
 # --sanitized: the module was built with ASan+UBSan; preload their runtime.
+# TEST_NAME: run only these (functions below, e.g. test_admin test_valgrind);
+# an unknown option or name fails the run before any test.
 # Prints "ok - NAME" / "not ok - NAME" per test and, last, "N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,6 +13,7 @@ ONLY=()
 for a in "$@"; do
     case $a in
         --sanitized) SANITIZED=1 ;;
+        -*) echo "integration.sh: unknown option $a (known: --sanitized)" >&2; echo "0 passed, 1 failed"; exit 2 ;;
         *) ONLY+=("$a") ;;
     esac
 done
@@ -483,14 +486,23 @@ audiostream.streams = (
 # misbehaving clients and the server's life cycle
 # shellcheck source=test/robustness.sh
 . "$here/robustness.sh"
+# anonymous clients that would fill the disk, hold slots or throttle HTTP/2
+# shellcheck source=test/hardening.sh
+. "$here/hardening.sh"
 
 # ---- run ----
 
 all_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
            test_slow_listeners test_absent_device test_signals "${feature_tests[@]}"
-           test_stalled_memory test_stalled_crowd test_shared_capture test_status test_admin "${fault_tests[@]}" "${player_tests[@]}" "${scaleout_tests[@]}" "${robust_tests[@]}" test_valgrind)
+           test_stalled_memory test_stalled_crowd test_shared_capture test_status test_admin "${fault_tests[@]}" "${player_tests[@]}" "${scaleout_tests[@]}" "${robust_tests[@]}" "${hardening_tests[@]}" test_valgrind)
 [ "$SANITIZED" = 1 ] && all_tests=("${all_tests[@]/test_valgrind}")
-[ ${#ONLY[@]} -gt 0 ] && all_tests=("${ONLY[@]}")
+if [ ${#ONLY[@]} -gt 0 ]; then
+    for t in "${ONLY[@]}"; do
+        [[ " ${all_tests[*]} test_valgrind " == *" $t "* ]] && [ "$(type -t "$t")" = function ] \
+            || { echo "integration.sh: no test named $t" >&2; rm -rf "$WORK"; echo "0 passed, 1 failed"; exit 2; }
+    done
+    all_tests=("${ONLY[@]}")
+fi
 for t in "${all_tests[@]}"; do
     [ -n "$t" ] && "$t"
 done

@@ -1,0 +1,135 @@
+# shellcheck shell=bash
+# Integration tests of what an anonymous client must not be able to do
+# (issue 13), sourced by test/integration.sh after test/robustness.sh, whose
+# status_field, rss_kib and figure it uses: fill the disk with a request
+# body, hold listener slots after it left, or throttle an HTTP/2 connection
+# by listening on it. hardening_tests lists them in order.
+hardening_tests=()
+
+H2ABUSE=(/usr/bin/python3 "$here/tools/h2abuse.py")   # Debian's python3-h2
+
+# upload_bytes DIR: bytes in the files lighttpd spooled there
+upload_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
+
+# A request body on a stream, playlist, status or admin request: over
+# HTTP/2 a GET whose HEADERS have no END_STREAM (lighttpd would take its
+# DATA into server.upload-dirs for as long as the stream plays), over
+# HTTP/1.1 with Content-Length or chunked (lighttpd refuses a GET with a
+# body itself, 400, unless server.http-parseopts "method-get-body" lets it
+# through, as here; an OPTIONS it always lets through). Each gets 413 at
+# once and none of it is stored; a listener beside them plays on.
+hardening_tests+=(test_request_body)
+test_request_body() {
+    mkdir -p "$WORK/body/up"
+    start_server body "$MODULES
+server.upload-dirs = ( \"$WORK/body/up\" )
+server.http-parseopts = ( \"method-get-body\" => \"enable\" )
+$STATUS_997
+audiostream.admin-url = \"/admin/metadata\"
+$STREAM_997" || { fail "request body: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "request body: stream never went live"; stop_server; return; }
+    local why=$DIR/why out rss0 rss1 up=0 peak=0 apid
+    listen "$DIR/normal" "$URL/live.mp3" 9 & local lpid=$!
+    rss0=$(rss_kib)
+    "${H2ABUSE[@]}" "$PORT" /live.mp3 body 50 6 > "$DIR/h2.out" & apid=$!
+    while kill -0 "$apid" 2>/dev/null; do
+        up=$(upload_bytes "$DIR/up"); [ "$up" -gt "$peak" ] && peak=$up
+        sleep 0.2
+    done
+    wait "$apid"
+    rss1=$(rss_kib)
+    out=$(cat "$DIR/h2.out")
+    { [ "$(figure status "$out")" = 413 ] || echo "HTTP/2 GET with a body: $out, want status=413"
+      [ "$(figure reset "$out")" = 1 ] || echo "HTTP/2: the stream was not reset after the 413: $out"
+      [ "$(figure sent "$out")" -le $((1024 * 1024)) ] || echo "HTTP/2: the server took $(figure sent "$out") bytes of the body"
+      [ "$peak" -eq 0 ] || echo "upload dir held up to $peak bytes"
+      [ $((rss1 - rss0)) -le 1024 ] || echo "RSS grew from $rss0 to $rss1 KiB"; } > "$why"
+    verdict "HTTP/2 GET of a stream with a 50 MB body: 413, reset, ${peak} bytes stored, RSS $rss0 -> $rss1 KiB ($out)" "$why"
+    head -c $((50 * 1024 * 1024)) /dev/zero > "$DIR/50M"
+    { local path code t0 ms
+      for path in /live.mp3 /live.mp3.m3u /status-json.xsl /admin/metadata; do
+          t0=$(now_ms)
+          code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X GET --data-binary @"$DIR/50M" "$URL$path")
+          ms=$(( $(now_ms) - t0 ))
+          [ "$code" = 413 ] || echo "HTTP/1.1 GET $path with Content-Length: $code, want 413"
+          [ "$ms" -le 2000 ] || echo "HTTP/1.1 GET $path with a 50 MB body took $ms ms: it was read"
+          code=$(head -c 100000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X GET \
+                   -H 'Transfer-Encoding: chunked' --data-binary @- "$URL$path")
+          [ "$code" = 413 ] || echo "HTTP/1.1 GET $path chunked: $code, want 413"
+      done
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X OPTIONS --data-binary x "$URL/live.mp3")
+      [ "$code" = 413 ] || echo "OPTIONS with a body: $code, want 413"
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --data-binary x "$URL/live.mp3")
+      [ "$code" = 405 ] || echo "POST with a body: $code, want 405"
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --http2-prior-knowledge "$URL/live.mp3.pls")
+      [ "$code" = 200 ] || echo "HTTP/2 playlist without a body: $code"
+      [ "$(upload_bytes "$DIR/up")" -eq 0 ] || echo "upload dir: $(ls -la "$DIR/up")"; } > "$why"
+    verdict "HTTP/1.1 GET and OPTIONS with a body (Content-Length, chunked) of stream, playlist, status, admin: 413 at once" "$why"
+    wait "$lpid"
+    { listener_checks "$DIR/normal" 7000; } > "$why"
+    verdict "a listener beside the request bodies hears the tone whole, at the rate" "$why"
+    stop_server
+    sanitizer_reports "request body"
+}
+
+# A client opens 12 streams in its connection's first flight, 8 of which
+# lighttpd serves and the rest it defers, then exits (a FIN, no GOAWAY).
+# Twice. lighttpd stops reading such a connection; the module must see the
+# close itself: both clients' 16 listeners are gone within 2 s, and a real
+# listener gets in under max-listeners 20.
+hardening_tests+=(test_h2_gone_frees_slots)
+test_h2_gone_frees_slots() {
+    start_server h2gone "$MODULES
+$STATUS_997
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"max-listeners\" => 20 ) )" \
+        || { fail "HTTP/2 gone: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "HTTP/2 gone: stream never went live"; stop_server; return; }
+    local why=$DIR/why a b n t0 ms peak
+    a=$("${H2ABUSE[@]}" "$PORT" /live.mp3 flood 12 1)
+    b=$("${H2ABUSE[@]}" "$PORT" /live.mp3 flood 12 1)
+    t0=$(now_ms)
+    for _ in $(seq 1 50); do
+        n=$(status_field 's["listeners"]'); [ "$n" = 0 ] && break
+        sleep 0.1
+    done
+    ms=$(( $(now_ms) - t0 ))
+    peak=$(status_field 's["listener_peak"]')
+    { [ "$(figure ok "$a")" = 8 ] && [ "$(figure ok "$b")" = 8 ] || echo "clients were not served 8 streams each: $a / $b"
+      [ "$peak" -ge 16 ] 2>/dev/null || echo "listener peak $peak, want >= 16: the streams never were listeners"
+      [ "$n" = 0 ] || echo "$n listeners still counted $ms ms after their clients exited"
+      [ "$ms" -le 2000 ] || echo "their slots were freed after $ms ms, want <= 2000"
+      [ "$(ss -Htn state close-wait "( sport = :$PORT )" | wc -l)" = 0 ] \
+          || echo "connections left in CLOSE-WAIT: $(ss -Htn state close-wait "( sport = :$PORT )")"
+      local codes=() i pids=()
+      for i in $(seq 1 20); do
+          curl -s -o /dev/null -w '%{http_code}\n' --max-time 2 "$URL/live.mp3" > "$DIR/code.$i" & pids+=($!)
+      done
+      wait "${pids[@]}"
+      codes=$(cat "$DIR"/code.* | sort | uniq -c | tr -s ' \n' ' ')
+      [ "$(grep -c '^200$' "$DIR"/code.*  | awk -F: '{ s += $2 } END { print s }')" = 20 ] \
+          || echo "20 listeners after them, under max-listeners 20: $codes"; } > "$why"
+    verdict "two HTTP/2 clients that flooded streams and exited: their 16 slots freed in $ms ms, 20 listeners get in" "$why"
+    stop_server
+    sanitizer_reports "HTTP/2 gone"
+}
+
+# A 30 MB download on the HTTP/2 connection that carries a stream: a send
+# buffer sized for one listener would throttle it to a buffer per round
+# trip (on loopback ~2 MB/s: 15 s); the connection's throughput must stay
+# its own while the stream plays on.
+hardening_tests+=(test_h2_download_beside_stream)
+test_h2_download_beside_stream() {
+    start_server h2beside "$MODULES
+$STREAM_997" || { fail "HTTP/2 download: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "HTTP/2 download: stream never went live"; stop_server; return; }
+    head -c 30000000 /dev/urandom > "$DIR/htdocs/big.bin"
+    local why=$DIR/why alone beside
+    alone=$("${H2ABUSE[@]}" "$PORT" /nothing beside /big.bin 5)
+    beside=$("${H2ABUSE[@]}" "$PORT" /live.mp3 beside /big.bin 5)
+    { [ "$(figure download "$alone")" = 30000000 ] || echo "without a stream: $alone"
+      [ "$(figure download "$beside")" = 30000000 ] || echo "beside a stream the download did not finish in 5 s: $beside"
+      [ "$(figure audio "$beside")" -ge $((BITRATE_BPS * 4)) ] || echo "the stream beside it: $beside"; } > "$why"
+    verdict "HTTP/2: a 30 MB download beside a stream on one connection ($(figure download_s "$beside") s; alone $(figure download_s "$alone") s)" "$why"
+    stop_server
+    sanitizer_reports "HTTP/2 download"
+}
