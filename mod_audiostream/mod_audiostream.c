@@ -60,10 +60,19 @@ enum listener_end { END_NONE, END_FINISH, END_DROP };
 enum request_kind { KIND_STREAM, KIND_PLAYLIST, KIND_OPTIONS, KIND_BAD_METHOD,
                     KIND_STATUS, KIND_ADMIN, KIND_WITH_BODY };
 
+/* The streams of one audiostream.streams value: the global one, or one in
+ * a conditional ($HTTP["host"], $SERVER["socket"], ...), which takes its
+ * place for the requests that match, as with every lighttpd module's keys. */
+typedef struct {
+    stream_slot **slot;
+    uint32_t n;
+} stream_table;
+
 typedef struct listener {
     struct fanout_listener fl;    /* first: the fan-out hands it back */
     request_st *r;
     stream_slot *slot;            /* NULL for the status and admin URLs */
+    const stream_table *table;    /* the status and admin URLs: the streams they see */
     unsigned char kind;           /* enum request_kind */
     unsigned char playlist;       /* enum playlist_kind */
     unsigned char started;        /* the 200 was sent; in the fan-out */
@@ -88,11 +97,19 @@ struct stream_slot {
 };
 
 typedef struct {
-    PLUGIN_DATA;
-    stream_slot *slots;
-    uint32_t nslots;
+    const stream_table *streams;  /* audiostream.streams; NULL: none */
     const buffer *status_url;     /* audiostream.status-url; NULL: none */
     const buffer *admin_url;      /* audiostream.admin-url; NULL: none */
+} plugin_config;
+
+typedef struct {
+    PLUGIN_DATA;
+    plugin_config defaults;       /* the global context's */
+    plugin_config conf;           /* this request's, after its conditionals */
+    stream_slot *slots;           /* every stream of every context, captured */
+    uint32_t nslots;
+    stream_table *tables;         /* each audiostream.streams value */
+    uint32_t ntables;
     pid_t owner;                  /* the process whose threads these are */
 } plugin_data;
 
@@ -144,15 +161,35 @@ static int slot_configure(server * const srv, stream_slot * const slot,
     return 1;
 }
 
+/* one audiostream.streams value: its streams, as a table of its own */
 __attribute_cold__
-static int slots_configure(server * const srv, plugin_data * const p, const array * const a) {
-    p->slots = ck_calloc(a->used ? a->used : 1, sizeof(*p->slots));
+static stream_table * table_configure(server * const srv, plugin_data * const p,
+                                      const array * const a) {
+    stream_table * const t = &p->tables[p->ntables++];
+    t->slot = ck_calloc(a->used ? a->used : 1, sizeof(*t->slot));
     for (uint32_t i = 0; i < a->used; ++i) {
         stream_slot * const slot = &p->slots[p->nslots++];
         slot->srv = srv;
-        if (!slot_configure(srv, slot, a->data[i])) return 0;
+        t->slot[t->n++] = slot;
+        if (!slot_configure(srv, slot, a->data[i])) return NULL;
     }
-    return 1;   /* a path listed twice is refused by lighttpd's own parser */
+    return t;   /* a path listed twice is refused by lighttpd's own parser */
+}
+
+/* room for every stream of every context at once: slots do not move */
+__attribute_cold__
+static void tables_alloc(plugin_data * const p) {
+    uint32_t tables = 0, slots = 0;
+    for (int i = 0; i < p->nconfig; ++i) {
+        for (const config_plugin_value_t *cpv = p->cvlist + p->cvlist[i].v.u2[0];
+             -1 != cpv->k_id; ++cpv) {
+            if (cpv->k_id != 0) continue;
+            ++tables;
+            slots += cpv->v.a->used;
+        }
+    }
+    p->tables = ck_calloc(tables ? tables : 1, sizeof(*p->tables));
+    p->slots = ck_calloc(slots ? slots : 1, sizeof(*p->slots));
 }
 
 /* streams of one device share its capture, which opens at one rate */
@@ -181,17 +218,80 @@ static int url_path_valid(const buffer * const b) {
     return 1;
 }
 
+static void mod_audiostream_merge_config_cpv(plugin_config * const pconf,
+                                             const config_plugin_value_t * const cpv) {
+    switch (cpv->k_id) { /* index into static config_plugin_keys_t cpk[] */
+      case 0: /* audiostream.streams */
+        pconf->streams = cpv->v.v;
+        break;
+      case 1: /* audiostream.status-url */
+        pconf->status_url = cpv->v.b;
+        break;
+      case 2: /* audiostream.admin-url */
+        pconf->admin_url = cpv->v.b;
+        break;
+      default:/* should not happen */
+        return;
+    }
+}
+
+static void mod_audiostream_merge_config(plugin_config * const pconf,
+                                         const config_plugin_value_t *cpv) {
+    do {
+        mod_audiostream_merge_config_cpv(pconf, cpv);
+    } while ((++cpv)->k_id != -1);
+}
+
+static void mod_audiostream_patch_config(request_st * const r, plugin_data * const p) {
+    p->conf = p->defaults; /* copy small struct instead of memcpy() */
+    for (int i = 1, used = p->nconfig; i < used; ++i) {
+        if (config_check_cond(r, (uint32_t)p->cvlist[i].k_id))
+            mod_audiostream_merge_config(&p->conf, p->cvlist + p->cvlist[i].v.u2[0]);
+    }
+}
+
+/* checks one value of one context and keeps it in the form requests use:
+ * a table of configured streams; NULL for a blank URL ("" turns it off) */
+__attribute_cold__
+static int mod_audiostream_value(server * const srv, plugin_data * const p,
+                                 const config_plugin_keys_t * const cpk,
+                                 config_plugin_value_t * const cpv) {
+    switch (cpv->k_id) {
+      case 0: /* audiostream.streams */
+        cpv->v.v = table_configure(srv, p, cpv->v.a);
+        cpv->vtype = T_CONFIG_LOCAL;
+        return NULL != cpv->v.v;
+      case 1: /* audiostream.status-url */
+      case 2: /* audiostream.admin-url */
+        if (buffer_is_blank(cpv->v.b)) {
+            cpv->v.b = NULL;
+            return 1;
+        }
+        if (!url_path_valid(cpv->v.b)) {
+            log_error(srv->errh, __FILE__, __LINE__,
+              "%s = \"%s\" must be a URL path starting with \"/\"",
+              cpk[cpv->k_id].k, cpv->v.b->ptr);
+            return 0;
+        }
+        return 1;
+      default:
+        return 1;
+    }
+}
+
 SETDEFAULTS_FUNC(mod_audiostream_set_defaults) {
+    /* every key works in conditionals, as lighttpd's own do: a stream on
+     * one virtual host or socket only, the status URL on one network */
     static const config_plugin_keys_t cpk[] = {
       { CONST_STR_LEN("audiostream.streams"),
         T_CONFIG_ARRAY_KVARRAY,
-        T_CONFIG_SCOPE_SERVER }
+        T_CONFIG_SCOPE_CONNECTION }
      ,{ CONST_STR_LEN("audiostream.status-url"),
         T_CONFIG_STRING,
-        T_CONFIG_SCOPE_SERVER }
+        T_CONFIG_SCOPE_CONNECTION }
      ,{ CONST_STR_LEN("audiostream.admin-url"),
         T_CONFIG_STRING,
-        T_CONFIG_SCOPE_SERVER }
+        T_CONFIG_SCOPE_CONNECTION }
      ,{ NULL, 0,
         T_CONFIG_UNSET,
         T_CONFIG_SCOPE_UNSET }
@@ -201,29 +301,18 @@ SETDEFAULTS_FUNC(mod_audiostream_set_defaults) {
     if (!config_plugin_values_init(srv, p, cpk, "mod_audiostream"))
         return HANDLER_ERROR;
 
-    /* streams are server-wide: only the global scope is read */
-    const config_plugin_value_t *cpv = p->cvlist;
-    if (p->nconfig <= 0 || !cpv->v.u2[1]) return HANDLER_GO_ON;
-    for (cpv = p->cvlist + cpv->v.u2[0]; -1 != cpv->k_id; ++cpv) {
-        switch (cpv->k_id) {
-          case 0: /* audiostream.streams */
-            if (!slots_configure(srv, p, cpv->v.a)) return HANDLER_ERROR;
-            break;
-          case 1: /* audiostream.status-url */
-          case 2: /* audiostream.admin-url */
-            if (buffer_is_blank(cpv->v.b)) break;
-            if (!url_path_valid(cpv->v.b)) {
-                log_error(srv->errh, __FILE__, __LINE__,
-                  "%s = \"%s\" must be a URL path starting with \"/\"",
-                  cpk[cpv->k_id].k, cpv->v.b->ptr);
-                return HANDLER_ERROR;
-            }
-            if (cpv->k_id == 1) p->status_url = cpv->v.b;
-            else p->admin_url = cpv->v.b;
-            break;
-          default:
-            break;
+    /* the streams of every context are captured, each once */
+    tables_alloc(p);
+    for (int i = 0; i < p->nconfig; ++i) {
+        for (config_plugin_value_t *cpv = p->cvlist + p->cvlist[i].v.u2[0];
+             -1 != cpv->k_id; ++cpv) {
+            if (!mod_audiostream_value(srv, p, cpk, cpv)) return HANDLER_ERROR;
         }
+    }
+    /* the global context's values, if any, are the defaults */
+    if (p->nconfig > 0 && p->cvlist->v.u2[1]) {
+        const config_plugin_value_t * const cpv = p->cvlist + p->cvlist->v.u2[0];
+        if (-1 != cpv->k_id) mod_audiostream_merge_config(&p->defaults, cpv);
     }
 
     if (!slots_check_devices(srv, p)) return HANDLER_ERROR;
@@ -395,14 +484,14 @@ static handler_t response_error(request_st * const r, const int status,
 }
 
 /* longest prefix of path among the streams, as lighttpd's own URL maps do */
-static stream_slot * slot_match(plugin_data * const p, const buffer * const path) {
+static stream_slot * slot_match(const stream_table * const t, const buffer * const path) {
     stream_slot *best = NULL;
     size_t best_len = 0;
     const size_t plen = buffer_clen(path);
-    for (uint32_t i = 0; i < p->nslots; ++i) {
-        const size_t len = strlen(p->slots[i].cfg.path);
-        if (len <= plen && len > best_len && 0 == memcmp(path->ptr, p->slots[i].cfg.path, len)) {
-            best = &p->slots[i];
+    for (uint32_t i = 0; t && i < t->n; ++i) {
+        const size_t len = strlen(t->slot[i]->cfg.path);
+        if (len <= plen && len > best_len && 0 == memcmp(path->ptr, t->slot[i]->cfg.path, len)) {
+            best = t->slot[i];
             best_len = len;
         }
     }
@@ -517,13 +606,15 @@ static int request_body_refused(const request_st * const r) {
 URIHANDLER_FUNC(mod_audiostream_uri_handler) {
     plugin_data * const p = p_d;
     if (NULL != r->handler_module || 0 == p->nslots) return HANDLER_GO_ON;
+    mod_audiostream_patch_config(r, p);
+    const plugin_config * const c = &p->conf;
     listener *l = NULL;
-    if (p->status_url && buffer_is_equal(&r->uri.path, p->status_url))
-        l = request_claim(r, p, NULL, KIND_STATUS);
-    else if (p->admin_url && buffer_is_equal(&r->uri.path, p->admin_url))
-        l = request_claim(r, p, NULL, KIND_ADMIN);
+    if (c->status_url && buffer_is_equal(&r->uri.path, c->status_url))
+        (l = request_claim(r, p, NULL, KIND_STATUS))->table = c->streams;
+    else if (c->admin_url && buffer_is_equal(&r->uri.path, c->admin_url))
+        (l = request_claim(r, p, NULL, KIND_ADMIN))->table = c->streams;
     else {
-        stream_slot * const slot = slot_match(p, &r->uri.path);
+        stream_slot * const slot = slot_match(c->streams, &r->uri.path);
         if (slot) l = stream_request(r, p, slot);
     }
     if (l && request_body_refused(r)) l->kind = KIND_WITH_BODY;
@@ -539,9 +630,9 @@ static void slot_set_title(stream_slot * const slot, const char * const text, co
     icy_title_set(&slot->title, text, n);
 }
 
-static stream_slot * slot_by_path(plugin_data * const p, const char * const path) {
-    for (uint32_t i = 0; i < p->nslots; ++i)
-        if (0 == strcmp(p->slots[i].cfg.path, path)) return &p->slots[i];
+static stream_slot * slot_by_path(const stream_table * const t, const char * const path) {
+    for (uint32_t i = 0; t && i < t->n; ++i)
+        if (0 == strcmp(t->slot[i]->cfg.path, path)) return t->slot[i];
     return NULL;
 }
 
@@ -576,17 +667,19 @@ static void status_source_fill(struct status_source * const s, const stream_slot
     s->device_state = slot->stream && stream_is_live(slot->stream) ? "live" : "down";
 }
 
-/* Icecast's status-json.xsl, for the dashboards that read it */
-static handler_t response_status(request_st * const r, plugin_data * const p) {
+/* Icecast's status-json.xsl, for the dashboards that read it: the streams
+ * this request's context has */
+static handler_t response_status(request_st * const r, const stream_table * const t) {
     if (r->http_method != HTTP_METHOD_GET && r->http_method != HTTP_METHOD_HEAD) {
         header_set(r, CONST_STR_LEN("Allow"), "GET, HEAD");
         return response_error(r, 405, CONST_STR_LEN("405 Method Not Allowed: use GET or HEAD\n"));
     }
     enum { URL_CAP = PLAYLIST_URL_MAX(PATH_MAX_FOR_PLAYLIST) };
-    struct status_source * const src = ck_calloc(p->nslots, sizeof(*src));
-    char * const urls = ck_malloc((size_t)p->nslots * URL_CAP);
-    for (uint32_t i = 0; i < p->nslots; ++i)
-        status_source_fill(&src[i], &p->slots[i], urls + (size_t)i * URL_CAP, URL_CAP, r);
+    const uint32_t n = t ? t->n : 0;
+    struct status_source * const src = ck_calloc(n ? n : 1, sizeof(*src));
+    char * const urls = ck_malloc((size_t)(n ? n : 1) * URL_CAP);
+    for (uint32_t i = 0; i < n; ++i)
+        status_source_fill(&src[i], t->slot[i], urls + (size_t)i * URL_CAP, URL_CAP, r);
     const buffer * const host = request_host(r);
     const struct status_server ss = {
         .admin = "", .host = host->ptr, .location = "",
@@ -594,7 +687,7 @@ static handler_t response_status(request_st * const r, plugin_data * const p) {
         .server_start = (time_t)r->con->srv->startup_ts,
     };
     size_t len = 0;
-    char * const json = status_json_render(&ss, src, p->nslots, &len);
+    char * const json = status_json_render(&ss, src, n, &len);
     free(urls);
     free(src);
     if (NULL == json) return response_error(r, 500, CONST_STR_LEN("500 out of memory\n"));
@@ -617,7 +710,7 @@ static handler_t response_iceresponse(request_st * const r, const int status, co
 /* Icecast's metadata update: GET ?mount=/live.mp3&mode=updinfo&song=...
  * Only for a request lighttpd authenticated: a forgotten auth.require must
  * not open it to the world. */
-static handler_t response_admin(request_st * const r, plugin_data * const p) {
+static handler_t response_admin(request_st * const r, const stream_table * const t) {
     const buffer * const user = http_header_env_get(r, CONST_STR_LEN("REMOTE_USER"));
     if (NULL == user || buffer_is_blank(user))
         return response_iceresponse(r, 403, 0, "the admin URL answers only requests that "
@@ -633,7 +726,7 @@ static handler_t response_admin(request_st * const r, plugin_data * const p) {
                                  buffer_clen(&r->uri.query), u, err, sizeof(err)))
         rc = response_iceresponse(r, 400, 0, err);
     else {
-        stream_slot * const slot = slot_by_path(p, u->mount);
+        stream_slot * const slot = slot_by_path(t, u->mount);
         if (NULL == slot) rc = response_iceresponse(r, 400, 0, "no such mount");
         else {
             slot_set_title(slot, u->title, u->title_len);
@@ -753,14 +846,13 @@ static handler_t response_end(request_st * const r, listener * const l) {
     return HANDLER_FINISHED;
 }
 
-static handler_t response_first(request_st * const r, plugin_data * const p,
-                                listener * const l) {
+static handler_t response_first(request_st * const r, listener * const l) {
     switch ((enum request_kind)l->kind) {
       case KIND_STREAM:   return response_start(r, l);
       case KIND_PLAYLIST: return response_playlist(r, l->slot, (enum playlist_kind)l->playlist);
       case KIND_OPTIONS:  return response_options(r, l->slot);
-      case KIND_STATUS:   return response_status(r, p);
-      case KIND_ADMIN:    return response_admin(r, p);
+      case KIND_STATUS:   return response_status(r, l->table);
+      case KIND_ADMIN:    return response_admin(r, l->table);
       case KIND_WITH_BODY:
         return response_error(r, 413,
           CONST_STR_LEN("413 Content Too Large: this URL takes no request body\n"));
@@ -777,7 +869,7 @@ SUBREQUEST_FUNC(mod_audiostream_subrequest) {
     listener * const l = r->plugin_ctx[p->id];
     if (NULL == l) return HANDLER_GO_ON;
     if (l->ending) return response_end(r, l);
-    if (!l->started) return response_first(r, p, l);
+    if (!l->started) return response_first(r, l);
     return HANDLER_WAIT_FOR_EVENT;  /* the wake-up handler appends audio */
 }
 
@@ -932,6 +1024,9 @@ FREE_FUNC(mod_audiostream_free) {
     for (uint32_t i = 0; i < p->nslots; ++i)
         slot_free(&p->slots[i], owned);
     free(p->slots);
+    for (uint32_t i = 0; i < p->ntables; ++i)
+        free(p->tables[i].slot);
+    free(p->tables);
 }
 
 __attribute_cold__

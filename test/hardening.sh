@@ -133,3 +133,54 @@ $STREAM_997" || { fail "HTTP/2 download: lighttpd did not start" "$(cat "$DIR/st
     stop_server
     sanitizer_reports "HTTP/2 download"
 }
+
+# audiostream.* keys in conditionals work as lighttpd's own keys do: a
+# stream on one virtual host or one socket only, the status URL for one
+# network only; streams of one device in several contexts share its capture.
+hardening_tests+=(test_conditional_config)
+test_conditional_config() {
+    free_port; local port2=$PORT
+    start_server conditional "$MODULES
+\$SERVER[\"socket\"] == \"127.0.0.1:$port2\" {
+    audiostream.streams = ( \"/second.mp3\" => ( \"device\" => \"tone997\", \"bitrate\" => 64 ) )
+}
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\" ) )
+\$HTTP[\"host\"] == \"radio.example\" {
+    audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone440\" ),
+                            \"/only.mp3\" => ( \"device\" => \"tone1500\" ) )
+}
+\$HTTP[\"remoteip\"] == \"127.0.0.2\" {
+    audiostream.status-url = \"/status-json.xsl\"
+}" || { fail "conditional config: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "conditional config: stream never went live"; stop_server; return; }
+    local why=$DIR/why url2=http://127.0.0.1:$port2 pids=() code
+    { grep -i 'deprecat\|warn' "$DIR/error.log" "$DIR/stderr.log" && echo "lighttpd warned about the conditionals"
+      listen "$DIR/plain" "$URL/live.mp3" 3.5 & pids+=($!)
+      listen "$DIR/vhost" "$URL/live.mp3" 3.5 -H 'Host: radio.example' & pids+=($!)
+      listen "$DIR/only" "$URL/only.mp3" 3.5 -H 'Host: radio.example' & pids+=($!)
+      listen "$DIR/second" "$url2/second.mp3" 3.5 & pids+=($!)
+      wait "${pids[@]}"
+      decode_check "$DIR/plain" 997 2500
+      decode_check "$DIR/vhost" 440 2500
+      decode_check "$DIR/only" 1500 2500
+      grep -q 'bitrate=64' "$DIR/second.frames" 2>/dev/null || "$TOOLS/mp3check" frames "$DIR/second.mp3" | grep -q 'bitrate=64' \
+          || echo "/second.mp3 on the second socket is not the 64 kbit/s stream: $("$TOOLS/mp3check" frames "$DIR/second.mp3")"
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/only.mp3")
+      [ "$code" = 404 ] || echo "/only.mp3 without Host radio.example: $code, want 404"
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/second.mp3")
+      [ "$code" = 404 ] || echo "/second.mp3 on the first socket: $code, want 404"
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url2/live.mp3")
+      [ "$code" = 404 ] || echo "/live.mp3 on the second socket: $code, want 404"
+      [ "$(grep -c 'device "tone997".*capturing' "$DIR/error.log")" = 1 ] \
+          || echo "tone997 not captured once for its two streams: $(grep capturing "$DIR/error.log")"; } > "$why"
+    verdict "conditionals: a stream per virtual host, per socket; the same device captured once" "$why"
+    { code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/status-json.xsl")
+      [ "$code" = 404 ] || echo "status URL from 127.0.0.1: $code, want 404"
+      code=$(curl -s -o "$DIR/status.json" -w '%{http_code}' --max-time 2 --interface 127.0.0.2 "$URL/status-json.xsl")
+      [ "$code" = 200 ] || echo "status URL from 127.0.0.2: $code, want 200"
+      python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))["icestats"]["source"]
+assert s["listenurl"].endswith("/live.mp3"), s' "$DIR/status.json" 2>&1 | tail -1; } > "$why"
+    verdict "conditionals: the status URL only for 127.0.0.2, with the streams of its context" "$why"
+    stop_server
+    sanitizer_reports "conditional config"
+}
