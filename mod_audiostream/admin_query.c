@@ -95,6 +95,14 @@ static int decode(const struct raw *r, enum param p, char *out, size_t *n, char 
     return 0;
 }
 
+/* a control character (C0, DEL or C1: utf8.h) in s[0..n), named by its
+ * code point: only the number is echoed, never the character */
+static int control(enum param p, const char *s, size_t n, char *err, size_t errlen)
+{
+    return refuse(err, errlen, "parameter \"%s\" has a control character (U+%04lX)",
+                  param_name[p], (unsigned long)utf8_first_control(s, n));
+}
+
 static int check_mode(const struct raw *r, char *buf, char *err, size_t errlen)
 {
     size_t n;
@@ -114,9 +122,7 @@ static int take_mount(const struct raw *r, struct admin_update *u, char *buf, ch
     if (buf[0] != '/') return refuse(err, errlen, "parameter \"mount\" must start with \"/\"");
     if (n > ADMIN_MOUNT_MAX)
         return refuse(err, errlen, "parameter \"mount\" longer than %d bytes", ADMIN_MOUNT_MAX);
-    for (size_t i = 0; i < n; ++i)
-        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7F)
-            return refuse(err, errlen, "parameter \"mount\" has a control character");
+    if (utf8_has_control(buf, n)) return control(P_MOUNT, buf, n, err, errlen);
     memcpy(u->mount, buf, n + 1);
     return 0;
 }
@@ -174,7 +180,9 @@ static int too_long(enum param p, char *err, size_t errlen)
                   TITLE_MAX);
 }
 
-/* decodes song, artist or title and appends it to the title */
+/* decodes song, artist or title and appends it to the title; controls are
+ * looked for in what was appended, in UTF-8, so that Latin-1's 0x80-0x9F
+ * (U+0080-009F, C1) are refused as the same characters in UTF-8 are */
 static int take_text(const struct raw raw[P_COUNT], enum param p, int latin1,
                      struct admin_update *u, char *buf, char *err, size_t errlen)
 {
@@ -183,7 +191,11 @@ static int take_text(const struct raw raw[P_COUNT], enum param p, int latin1,
     if (!latin1 && !utf8_valid(buf, n))
         return refuse(err, errlen, "parameter \"%s\" is not valid UTF-8 "
                       "(if it is Latin-1, add charset=ISO-8859-1)", param_name[p]);
-    return append(u, buf, n, latin1) == 0 ? 0 : too_long(p, err, errlen);
+    const size_t start = u->title_len;
+    if (append(u, buf, n, latin1) != 0) return too_long(p, err, errlen);
+    if (utf8_has_control(u->title + start, u->title_len - start))
+        return control(p, u->title + start, u->title_len - start, err, errlen);
+    return 0;
 }
 
 /* song, or else "artist - title" as Icecast's MP3 mounts join them */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "title.h"
+#include "utf8.h"
 
 static const char title_head[] = "StreamTitle='";
 static const char title_tail[] = "';";
@@ -28,18 +29,27 @@ static size_t cut_at_char(const unsigned char *s, size_t len)
 }
 
 /* Copies the title into dst made safe (see icy_title_set); returns the
- * bytes written, at most 2 * len. */
+ * bytes written, at most 2 * len. Titles are refused with a control
+ * character before they get here; this is the defence behind that, with
+ * the same definition (utf8.h): each control, C1's two bytes too, becomes
+ * one space. */
 static size_t put_safe_text(unsigned char *dst, const unsigned char *s, size_t len)
 {
     size_t n = 0;
     if (len > 0 && s[0] == ';') dst[n++] = ' ';
-    for (size_t i = 0; i < len; ++i) {
+    for (size_t i = 0; i < len;) {
         const unsigned char c = s[i];
-        if (c == '\'' && i + 1 < len && s[i + 1] == ';') {
+        const size_t control = utf8_control_len(s + i, len - i);
+        if (control) {
+            dst[n++] = ' ';
+            i += control;
+        } else if (c == '\'' && i + 1 < len && s[i + 1] == ';') {
             memcpy(dst + n, right_quote, sizeof(right_quote));
             n += sizeof(right_quote);
+            i++;
         } else {
-            dst[n++] = c < 0x20 || c == 0x7f ? ' ' : c;
+            dst[n++] = c;
+            i++;
         }
     }
     return n;

@@ -37,10 +37,12 @@ void icy_title_init(struct icy_title *t);
 /* Makes utf8[0..len) the title and bumps seq, unless the block comes out as
  * it was (setting the same title again sends nothing). The text is made
  * safe for players that take the value up to the first `';` (ffmpeg, VLC)
- * or stop at a NUL: control characters become spaces, a ' followed by ;
+ * or stop at a NUL, or print it to a terminal: each control character (C0,
+ * DEL and C1, as utf8.h defines them) becomes a space, a ' followed by ;
  * becomes U+2019 (’), and a ; at the start gets a space before it (with the
- * opening quote it would read as the end). Text beyond TITLE_MAX bytes is
- * cut at a character boundary; callers refuse such titles earlier. */
+ * opening quote it would read as the end). Callers refuse titles with
+ * control characters, and titles beyond TITLE_MAX bytes, earlier; longer
+ * text is cut at a character boundary. */
 void icy_title_set(struct icy_title *t, const char *utf8, size_t len);
 
 /* One listener's place in the metadata cycle. */

@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define HOST_NAME_MAX_LEN    255
 #define IPV6_LITERAL_MAX_LEN 45     /* ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255 */
 
@@ -161,14 +163,6 @@ static int is_url_safe(const char *url)
     return 1;
 }
 
-/* Bytes of the control character at p (C0, DEL, or C1 as UTF-8), or 0. */
-static size_t control_len(const unsigned char *p)
-{
-    if (p[0] < 0x20 || p[0] == 0x7f) return 1;
-    if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) return 2;
-    return 0;
-}
-
 static const char *xml_escape(unsigned char c)
 {
     switch (c) {
@@ -181,18 +175,19 @@ static const char *xml_escape(unsigned char c)
     }
 }
 
-/* text on one line: control characters become spaces; escaped for XML
- * when xml is set */
+/* text on one line: each control character (C0, DEL or C1, utf8.h)
+ * becomes a space; escaped for XML when xml is set */
 static void put_text(struct sink *s, const char *text, int xml)
 {
     const unsigned char *p = (const unsigned char *)text;
-    while (*p) {
-        const size_t control = control_len(p);
+    for (size_t n = strlen(text); n > 0;) {
+        const size_t control = utf8_control_len(p, n);
         const char *const esc = xml ? xml_escape(*p) : NULL;
         if (control) put(s, " ", 1);
         else if (esc) put_str(s, esc);
         else put(s, p, 1);
         p += control ? control : 1;
+        n -= control ? control : 1;
     }
 }
 

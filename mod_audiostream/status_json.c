@@ -42,8 +42,9 @@ static void put_cstr(struct out *o, const char *s)
 }
 
 /* JSON string escaping for any bytes: tab, LF and CR as xml2json.xslt
- * writes them, other control characters as \u00XX, ill-formed UTF-8 as
- * U+FFFD, so that the document always parses */
+ * writes them, the other control characters (C0, DEL and C1, utf8.h) as
+ * \u00XX, so the document carries no terminal escape, and ill-formed UTF-8
+ * as U+FFFD, so that the document always parses */
 static void put_string(struct out *o, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -60,9 +61,10 @@ static void put_string(struct out *o, const char *str)
         } else if (s[i] == '\t') put(o, "\\t", 2);
         else if (s[i] == '\n') put(o, "\\n", 2);
         else if (s[i] == '\r') put(o, "\\r", 2);
-        else if (s[i] < 0x20) {
-            (void)snprintf(esc, sizeof(esc), "\\u%04X", s[i]);   /* 6 bytes of 8 */
-            put(o, esc, 6);
+        else if (utf8_control_len(s + i, n - i) > 0) {
+            /* one byte (C0, DEL), or C2 and the code point's byte (C1) */
+            (void)snprintf(esc, sizeof(esc), "\\u%04X", k == 1 ? s[i] : s[i + 1]);
+            put(o, esc, 6);         /* 6 bytes of 8 */
         } else put(o, str + i, (size_t)k);
         i += (size_t)(k < 0 ? -k : k);
     }

@@ -23,13 +23,12 @@ struct setting {
     const char *allowed;    /* said when the value is refused */
 };
 
-/* text that goes into a response header: no control character can end the
- * header early or start another (response splitting) */
+/* text that goes into a response header, a log line or ICY metadata: no
+ * control character (C0, DEL or C1, utf8.h) can end the header early,
+ * start another (response splitting) or reach a terminal as an escape */
 static int no_controls(const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; ++p)
-        if (*p < 0x20 || *p == 0x7f) return 0;
-    return 1;
+    return !utf8_has_control(s, strlen(s));
 }
 
 static int valid_device(const char *s)

@@ -37,3 +37,26 @@ int utf8_valid(const char *s, size_t n)
     }
     return 1;
 }
+
+size_t utf8_control_len(const unsigned char *p, size_t n)
+{
+    if (p[0] < 0x20 || p[0] == 0x7F) return 1;
+    if (p[0] == 0xC2 && n >= 2 && p[1] >= 0x80 && p[1] <= 0x9F) return 2;
+    return 0;
+}
+
+long utf8_first_control(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n; ++i) {
+        const size_t k = utf8_control_len(p + i, n - i);
+        if (k == 1) return p[i];
+        if (k == 2) return p[i + 1];    /* C2 80..9F is U+0080..009F */
+    }
+    return -1;
+}
+
+int utf8_has_control(const char *s, size_t n)
+{
+    return utf8_first_control(s, n) >= 0;
+}

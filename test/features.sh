@@ -231,6 +231,11 @@ audiostream.streams = (
     bad_config 'title with a newline' '"title" => "two\nlines" is not valid' \
         "audiostream.streams = ( \"/a\" => ( \"title\" => \"two
 lines\" ) )"
+    # C1 controls (U+0080-009F, utf8.h) too: U+009B is CSI, U+0085 NEL
+    bad_config 'title with U+009B (CSI)' '"title" => "a\xc2\x9b[2Jb" is not valid' \
+        "audiostream.streams = ( \"/a\" => ( \"title\" => \"a"$'\xc2\x9b'"[2Jb\" ) )"
+    bad_config 'name with U+0085 (NEL)' '"name" => "On\xc2\x85" is not valid' \
+        "audiostream.streams = ( \"/a\" => ( \"name\" => \"On"$'\xc2\x85'"\" ) )"
     bad_config 'public 2' '"public" => 2 is not valid' \
         'audiostream.streams = ( "/a" => ( "public" => 2 ) )'
     bad_config 'burst-ms above queue-ms' '"burst-ms" => 6000 is more than "queue-ms" => 5000' \

@@ -17,7 +17,7 @@ passed=0 failed=0
 declare -A units=(
     [fuzz_stream_config]="stream_config utf8"
     [fuzz_mp3_frame]="mp3_frame"
-    [fuzz_icy]="icy"
+    [fuzz_icy]="icy utf8"
     [fuzz_admin_query]="admin_query utf8"
 )
 targets=("$@")

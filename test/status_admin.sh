@@ -117,6 +117,30 @@ $STREAM_997" || { fail "admin: lighttpd did not start" "$(cat "$DIR/stderr.log")
       grep -q 'title set by admin' "$DIR/error.log" || echo "the update is not logged with its user"
     } > "$why"
     verdict "admin URL: Icecast's updinfo, only for a user lighttpd authenticated; bad titles refused, not cut" "$why"
+    # control characters (C0, DEL and C1, utf8.h's one definition) are refused
+    # with 400, in UTF-8 and in Latin-1 (0x9B is U+009B, CSI); U+00A0 is text
+    { local q cp
+      for q in 'song=a%C2%9Bb U+009B' 'song=a%9Bb&charset=ISO-8859-1 U+009B' \
+               'song=a%C2%85b U+0085' 'song=a%C2%80 U+0080' 'song=a%C2%9F U+009F' \
+               'artist=a&title=b%C2%9D U+009D'; do
+          cp=${q##* }; q=${q% *}
+          admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&$q"
+          [ "$(status_line "$DIR/a")" = "HTTP/1.1 400 Bad Request" ] || echo "$q: $(status_line "$DIR/a")"
+          grep -q '<return>0</return>' "$DIR/a.body" || echo "$q: answer $(cat "$DIR/a.body")"
+          grep -q "has a control character ($cp)" "$DIR/a.body" || echo "$q: does not name $cp: $(cat "$DIR/a.body")"
+          [ "$(status_title)" = "Café" ] || echo "$q changed the title: $(status_title)"
+      done
+      # lighttpd itself refuses %00-%1F and %7F while url-ctrls-reject is on
+      # (its default); the module's own check is tested with it off, below
+      for q in song=a%01b song=a%7F; do
+          admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&$q"
+          [ "$(status_line "$DIR/a")" = "HTTP/1.1 400 Bad Request" ] || echo "$q: $(status_line "$DIR/a")"
+          [ "$(status_title)" = "Café" ] || echo "$q changed the title: $(status_title)"
+      done
+      admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=a%C2%A0b"
+      [ "$(status_line "$DIR/a")" = "HTTP/1.1 200 OK" ] || echo "U+00A0: $(status_line "$DIR/a")"
+      [ "$(status_title)" = "a"$'\u00a0'"b" ] || echo "U+00A0 title: $(status_title)"; } > "$why"
+    verdict "admin URL: titles with C0, DEL or C1 (U+009B in UTF-8 and Latin-1) get 400, title unchanged; U+00A0 is text" "$why"
 
     # a title set through the admin URL reaches a listening client within
     # one metaint of audio, and a real player prints it
@@ -140,6 +164,33 @@ $STREAM_997" || { fail "admin: lighttpd did not start" "$(cat "$DIR/stderr.log")
     verdict "admin URL: the new title reaches an ICY listener within one metaint, and mpv prints it" "$why"
     stop_server
     sanitizer_reports "admin"
+
+    # lighttpd's url-ctrls-reject off: %01 reaches the module, which refuses it
+    start_server admin-ctrls "$AUTH_MODULES
+server.http-parseopts = ( \"url-ctrls-reject\" => \"disable\" )
+auth.backend = \"plain\"
+auth.backend.plain.userfile = \"$WORK/users\"
+auth.require = ( \"/admin/\" => ( \"method\" => \"basic\", \"realm\" => \"radio\", \"require\" => \"valid-user\" ) )
+audiostream.status-url = \"/status-json.xsl\"
+audiostream.admin-url = \"/admin/metadata\"
+$STREAM_997" || { fail "admin: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3
+    { local q cp
+      for q in 'song=a%01b U+0001' 'song=a%1B%5B2Jb U+001B' 'song=a%0D%0AX-Evil:%201 U+000D' \
+               'song=a%7Fb U+007F' 'song=a%C2%9Bb U+009B' 'song=a%9Bb&charset=ISO-8859-1 U+009B' \
+               'artist=a%01&title=b U+0001'; do
+          cp=${q##* }; q=${q% *}
+          admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&$q"
+          [ "$(status_line "$DIR/a")" = "HTTP/1.1 400 Bad Request" ] || echo "$q: $(status_line "$DIR/a")"
+          grep -q '<return>0</return>' "$DIR/a.body" || echo "$q: not the module's answer: $(cat "$DIR/a.body")"
+          grep -q "has a control character ($cp)" "$DIR/a.body" || echo "$q: does not name $cp: $(cat "$DIR/a.body")"
+      done
+      [ -z "$(status_title)" ] || echo "title changed: $(status_title)"
+      admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=still%20fine"
+      [ "$(status_title)" = "still fine" ] || echo "a plain title after them: $(status_title)"; } > "$why"
+    verdict "admin URL with url-ctrls-reject off: C0, DEL and C1 still get the module's 400, title unchanged" "$why"
+    stop_server
+    sanitizer_reports "admin-ctrls"
 
     # no auth.require for it: the admin URL refuses rather than opening up
     start_server admin-open "$MODULES

@@ -63,8 +63,8 @@ static void test_good_queries(void)
         { "charset=iso8859-1&mode=updinfo&mount=/m&song=%E9", "/m", "\xC3\xA9" },
         { "charset=ISO_8859-1&mode=updinfo&mount=/m&song=%E9", "/m", "\xC3\xA9" },
         { "charset=Latin-1&mode=updinfo&mount=/m&song=%E9", "/m", "\xC3\xA9" },
-        { "charset=latin1&mode=updinfo&mount=/m&song=%7F%80%BF%C0%FF", "/m",
-          "\x7F\xC2\x80\xC2\xBF\xC3\x80\xC3\xBF" },
+        { "charset=latin1&mode=updinfo&mount=/m&song=%7E%A0%BF%C0%FF", "/m",
+          "\x7E\xC2\xA0\xC2\xBF\xC3\x80\xC3\xBF" },
         { "charset=latin1&mode=updinfo&mount=/m&artist=Bj%F6rk&title=J%F3ga", "/m",
           "Bj\xC3\xB6rk - J\xC3\xB3ga" },
         /* Latin-1 bytes that happen to be valid UTF-8 are still converted */
@@ -93,8 +93,12 @@ static void test_bad_queries(void)
         { "mode=updinfo&song=s", "parameter \"mount\" missing" },
         { "mode=updinfo&mount=live.mp3&song=s", "parameter \"mount\" must start with \"/\"" },
         { "mode=updinfo&mount=&song=s", "parameter \"mount\" must start with \"/\"" },
-        { "mode=updinfo&mount=/a%0Ab&song=s", "parameter \"mount\" has a control character" },
-        { "mode=updinfo&mount=/a%7F&song=s", "parameter \"mount\" has a control character" },
+        { "mode=updinfo&mount=/a%0Ab&song=s",
+          "parameter \"mount\" has a control character (U+000A)" },
+        { "mode=updinfo&mount=/a%7F&song=s",
+          "parameter \"mount\" has a control character (U+007F)" },
+        { "mode=updinfo&mount=/a%C2%9B&song=s",
+          "parameter \"mount\" has a control character (U+009B)" },
         { "mode=updinfo&mount=/a%00&song=s", "parameter \"mount\" has a NUL byte (%00)" },
         { "mode=updinfo&mount=/m&song=a%00b", "parameter \"song\" has a NUL byte (%00)" },
         { "mode=updinfo&mount=/m&artist=a&title=%00", "parameter \"title\" has a NUL byte (%00)" },
@@ -134,6 +138,51 @@ static void test_bad_queries(void)
     /* a NUL byte in the query itself, where a C string would have ended */
     static const char nul[] = "mode=updinfo&mount=/m&song=a\0b";
     expect_refused(nul, sizeof(nul) - 1, "query has a NUL byte");
+}
+
+#define CONTROL(p, cp) "parameter \"" p "\" has a control character (U+" cp ")"
+
+/* Control characters (C0, DEL, C1: utf8.h) are refused in a title, in
+ * UTF-8 and, once converted, in Latin-1 (whose 0x80-0x9F are U+0080-009F);
+ * the refusal names the parameter and the first one's code point. */
+static void test_control_characters(void)
+{
+    static const struct { const char *q, *why; } refused[] = {
+        { "mode=updinfo&mount=/m&song=a%C2%9Bb", CONTROL("song", "009B") },     /* CSI */
+        { "mode=updinfo&mount=/m&song=a%9Bb&charset=ISO-8859-1", CONTROL("song", "009B") },
+        { "mode=updinfo&mount=/m&song=a\xC2\x9B" "b", CONTROL("song", "009B") }, /* sent raw */
+        { "mode=updinfo&mount=/m&song=a%01b", CONTROL("song", "0001") },
+        { "mode=updinfo&mount=/m&song=%09", CONTROL("song", "0009") },
+        { "mode=updinfo&mount=/m&song=a%0D%0Ab", CONTROL("song", "000D") },
+        { "mode=updinfo&mount=/m&song=%1F", CONTROL("song", "001F") },
+        { "mode=updinfo&mount=/m&song=a%1B%5B31m", CONTROL("song", "001B") },  /* ESC [ */
+        /* the boundaries: U+007F, U+0080 and U+009F are controls; NEL too */
+        { "mode=updinfo&mount=/m&song=a%7F", CONTROL("song", "007F") },
+        { "mode=updinfo&mount=/m&song=a%C2%80", CONTROL("song", "0080") },
+        { "mode=updinfo&mount=/m&song=a%C2%85b", CONTROL("song", "0085") },
+        { "mode=updinfo&mount=/m&song=a%C2%9F", CONTROL("song", "009F") },
+        { "charset=latin1&mode=updinfo&mount=/m&song=a%7F", CONTROL("song", "007F") },
+        { "charset=latin1&mode=updinfo&mount=/m&song=a%80", CONTROL("song", "0080") },
+        { "charset=latin1&mode=updinfo&mount=/m&song=a%85b", CONTROL("song", "0085") },
+        { "charset=latin1&mode=updinfo&mount=/m&song=a%9F", CONTROL("song", "009F") },
+        { "charset=latin1&mode=updinfo&mount=/m&song=%E9%0A", CONTROL("song", "000A") },
+        /* the first one is named */
+        { "mode=updinfo&mount=/m&song=%C2%9B%01", CONTROL("song", "009B") },
+        /* artist and title are checked each, by name */
+        { "mode=updinfo&mount=/m&artist=a%C2%9B&title=t", CONTROL("artist", "009B") },
+        { "mode=updinfo&mount=/m&artist=a&title=t%C2%9D", CONTROL("title", "009D") },
+        { "charset=latin1&mode=updinfo&mount=/m&artist=a&title=%9D", CONTROL("title", "009D") },
+        { "mode=updinfo&mount=/a%C2%85&song=s", CONTROL("mount", "0085") },
+        { "mode=updinfo&mount=/a%01&song=s", CONTROL("mount", "0001") },
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); ++i)
+        expect_refused(refused[i].q, strlen(refused[i].q), refused[i].why);
+    /* U+00A0 (no-break space, C2 A0) and the rest of Latin-1 are text; so is "+" */
+    expect_ok("mode=updinfo&mount=/m&song=a%C2%A0b", "/m", "a\xC2\xA0" "b");
+    expect_ok("charset=latin1&mode=updinfo&mount=/m&song=a%A0b", "/m", "a\xC2\xA0" "b");
+    expect_ok("mode=updinfo&mount=/m&song=%7E%C2%A0%C2%BF%C3%85+x", "/m",
+              "~\xC2\xA0\xC2\xBF\xC3\x85 x");
+    expect_ok("mode=updinfo&mount=/m%C2%A0&song=s", "/m\xC2\xA0", "s");
 }
 
 /* q = prefix followed by n copies of unit */
@@ -246,6 +295,7 @@ int main(void)
 {
     test_good_queries();
     test_bad_queries();
+    test_control_characters();
     test_title_limit();
     test_other_limits();
     test_response();

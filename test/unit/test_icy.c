@@ -83,6 +83,24 @@ static void test_control_chars(void)
     ASSERT_BLOCK(&t, 2, "StreamTitle='x' ;';");
 }
 
+/* C1 (U+0080-009F, C2 80..9F) are controls too (utf8.h): each becomes one
+ * space, as C0 and DEL do, should a title with one get this far; U+00A0 and
+ * other C2/C3 characters stay */
+static void test_c1_controls(void)
+{
+    struct icy_title t;
+    icy_title_init(&t);
+    set_str(&t, "a\xC2\x9B" "31mb\xC2\x80\xC2\x85\xC2\x9F" "c");
+    ASSERT_BLOCK(&t, 2, "StreamTitle='a 31mb   c';");
+    set_str(&t, "\x7F\xC2\xA0\xC2\xBF\xC3\x85\xC3\x9B");
+    ASSERT_BLOCK(&t, 2, "StreamTitle=' \xC2\xA0\xC2\xBF\xC3\x85\xC3\x9B';");
+    set_str(&t, "x'\xC2\x85;");                    /* the C1 NEL is no way to make '; */
+    ASSERT_BLOCK(&t, 2, "StreamTitle='x' ;';");
+    static const char cut_c2[] = "ab\xC2";          /* a C2 at the end is not a control */
+    icy_title_set(&t, cut_c2, sizeof(cut_c2) - 1);
+    ASSERT_BLOCK(&t, 2, "StreamTitle='ab\xC2';");
+}
+
 /* title of `pad` 'a's followed by tail; the block's text must be the first keep bytes */
 static void check_cut(size_t pad, const char *tail, size_t keep)
 {
@@ -164,7 +182,8 @@ static const char *ffmpeg_value(const char *text, const char **end)
 static void test_parsers_read_the_whole_title(void)
 {
     static const char *const pieces[] = { "'", ";", "';", "a", "\n", "\x01", "\x7f", "=",
-                                          "\xE2\x80\x99", "\xC3\xA9", " " };
+                                          "\xE2\x80\x99", "\xC3\xA9", " ", "\xC2\x85",
+                                          "\xC2" };
     static char in[TITLE_MAX + 64];
     struct icy_title t;
     icy_title_init(&t);
@@ -383,6 +402,7 @@ int main(void)
     test_normal_title();
     test_quotes();
     test_control_chars();
+    test_c1_controls();
     test_cut_at_title_max();
     test_worst_case_fits();
     test_parsers_read_the_whole_title();

@@ -223,6 +223,14 @@ static void test_no_line_injection(void)
                   "#EXTM3U\n#EXTINF:-1,a b  c\xC2\xA0\xC3\x85\n" URL "\n");
     assert_render(PLAYLIST_M3U, URL, "\x1b[31m\x7f",
                   "#EXTM3U\n#EXTINF:-1, [31m \n" URL "\n");
+    /* CSI (U+009B) in each kind; the boundaries U+007F, U+0080 and U+009F
+     * are controls, U+00A0 text; a C2 at the very end is not one */
+    assert_render(PLAYLIST_PLS, URL, "a\xC2\x9B" "2Jb",
+                  "[playlist]\nFile1=" URL "\nTitle1=a 2Jb\nLength1=-1\nNumberOfEntries=1\n"
+                  "Version=2\n");
+    assert_xspf(URL, "a\xC2\x9B" "2J&\xC2\x7F", URL, "a 2J&amp;\xC2 ");
+    assert_render(PLAYLIST_M3U, URL, "\x7F\xC2\x80\xC2\x9F\xC2\xA0z\xC2",
+                  "#EXTM3U\n#EXTINF:-1,   \xC2\xA0z\xC2\n" URL "\n");
 }
 
 /* a URL with a byte playlist_url never writes is refused, not repaired */

@@ -169,7 +169,11 @@ static void test_escaping(void)
     expect_string("", "\"\"");
     expect_string("say \"hi\" \\o/", "\"say \\\"hi\\\" \\\\o/\"");
     expect_string("a\tb\nc\rd", "\"a\\tb\\nc\\rd\"");
-    expect_string("\x01\x1f\x7f", "\"\\u0001\\u001F\x7f\"");
+    /* every control of utf8.h's definition: C0, DEL and C1 */
+    expect_string("\x01\x1f\x7f", "\"\\u0001\\u001F\\u007F\"");
+    expect_string("a\xC2\x80\xC2\x85\xC2\x9B[31m\xC2\x9F" "b",
+                  "\"a\\u0080\\u0085\\u009B[31m\\u009Fb\"");
+    expect_string("\x7e\xC2\xA0\xC3\x85", "\"\x7e\xC2\xA0\xC3\x85\"");   /* text */
     /* well-formed UTF-8 passes: é, U+FFFF, 🎵 */
     expect_string("caf\xC3\xA9 \xEF\xBF\xBF \xF0\x9F\x8E\xB5",
                   "\"caf\xC3\xA9 \xEF\xBF\xBF \xF0\x9F\x8E\xB5\"");

@@ -134,6 +134,36 @@ static void test_listener_keys(void)
     stream_config_free(&c);
 }
 
+/* Control characters (utf8.h: C0, DEL and C1) are refused in every text
+ * key and in the device, naming the key; the boundaries U+001F/U+0020,
+ * U+007F, U+0080/U+009F and U+00A0 (no-break space) */
+static void test_control_characters(void)
+{
+    static const char *const text_keys[] = { "name", "description", "genre", "url", "title" };
+    /* (no literal is split in two here: a letter after \x is never a hex digit) */
+    static const char *const controls[] = {
+        "a\x01z", "\x1f", "a\x7f", "a\xC2\x80", "a\xC2\x85z", "a\xC2\x9B[31m",
+        "a\xC2\x9F", "\xC2\x9Dx;y\x07" };
+    static const char *const text[] = {
+        "a b", "~", "a\xC2\xA0z", "\xC2\xBF\xC3\x85\xC3\x9B", "\xE2\x80\xA8" };
+    struct stream_config c;
+    assert(stream_config_init(&c, "/live.mp3", err, sizeof(err)) == 0);
+    for (size_t k = 0; k < sizeof(text_keys) / sizeof(*text_keys); ++k) {
+        char key[32];
+        (void)snprintf(key, sizeof(key), "\"%s\"", text_keys[k]);
+        for (size_t i = 0; i < sizeof(controls) / sizeof(*controls); ++i)
+            expect_refused(set_str(&c, text_keys[k], controls[i]), key, NULL);
+        for (size_t i = 0; i < sizeof(text) / sizeof(*text); ++i)
+            assert(set_str(&c, text_keys[k], text[i]) == 0);
+    }
+    assert(strcmp(c.title, "\xE2\x80\xA8") == 0);   /* the last accepted, none refused */
+    for (size_t i = 0; i < sizeof(controls) / sizeof(*controls); ++i)
+        expect_refused(set_str(&c, "device", controls[i]), "\"device\"", NULL);
+    assert(set_str(&c, "device", "plughw:CARD=USB\xC2\xA0z") == 0);
+    assert(strcmp(c.device, "plughw:CARD=USB\xC2\xA0z") == 0);
+    stream_config_free(&c);
+}
+
 static void test_bad_path(void)
 {
     struct stream_config c;
@@ -150,6 +180,7 @@ int main(void)
     test_invalid_values();
     test_bad_path();
     test_listener_keys();
+    test_control_characters();
     printf("test_stream_config: ok\n");
     return 0;
 }
