@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -119,10 +120,34 @@ INIT_FUNC(mod_audiostream_init) {
 
 /* ---- configuration ---- */
 
+#define LIST_MAX 64    /* entries of a list value (admin-users) */
+
+/* a list of strings, ( "a", "b" ), for the pure validator */
+static int slot_set_list(stream_slot * const slot, const char * const key,
+                         const array * const a, char * const err, const size_t errlen) {
+    const char *items[LIST_MAX];
+    if (a->used > LIST_MAX) {
+        (void)snprintf(err, errlen, "\"%s\" has %u entries, more than %d", key, a->used, LIST_MAX);
+        return -1;
+    }
+    for (uint32_t i = 0; i < a->used; ++i) {
+        const data_unset * const e = a->data[i];
+        if (e->type != TYPE_STRING || !buffer_is_blank(&e->key)) {
+            (void)snprintf(err, errlen, "\"%s\" entry %u must be a string, as in ( \"a\", \"b\" )",
+                           key, i + 1);
+            return -1;
+        }
+        items[i] = ((const data_string *)e)->value.ptr;
+    }
+    return stream_config_set_list(&slot->cfg, key, items, a->used, err, errlen);
+}
+
 /* hands one value of lighttpd's config to the pure validator */
 static int slot_set_value(stream_slot * const slot, const data_unset * const du,
                           char * const err, const size_t errlen) {
     const char *key = du->key.ptr ? du->key.ptr : "";
+    if (du->type == TYPE_ARRAY)
+        return slot_set_list(slot, key, &((const data_array *)du)->value, err, errlen);
     if (du->type == TYPE_STRING)
         return stream_config_set(&slot->cfg, key, STREAM_CONFIG_STRING,
                                  ((const data_string *)du)->value.ptr, 0, err, errlen);
@@ -707,14 +732,41 @@ static handler_t response_iceresponse(request_st * const r, const int status, co
     return response_text(r, status, "text/xml; charset=utf-8", body, n);
 }
 
+/* A browser sent it from another site's page: the DJ's browser adds the
+ * saved Basic credentials to any request to this URL, so a page elsewhere
+ * could change the title (CSRF). Browsers say where a request comes from
+ * (Sec-Fetch-Site; Origin on cross-origin requests); the tools that use
+ * the admin URL (curl, butt, Mixxx, Liquidsoap, ices) send neither. */
+static int request_from_another_site(const request_st * const r) {
+    const buffer * const site =
+      http_header_request_get(r, HTTP_HEADER_OTHER, CONST_STR_LEN("Sec-Fetch-Site"));
+    if (site && !buffer_eq_icase_slen(site, CONST_STR_LEN("same-origin"))
+        && !buffer_eq_icase_slen(site, CONST_STR_LEN("none")))
+        return 1;
+    const buffer * const origin = http_header_request_get(r, HTTP_HEADER_OTHER,
+                                                          CONST_STR_LEN("Origin"));
+    if (NULL == origin) return 0;
+    const char * const scheme = request_scheme(r);
+    const size_t slen = strlen(scheme);
+    const buffer * const host = request_host(r);
+    return !(buffer_clen(origin) == slen + 3 + buffer_clen(host)
+             && 0 == strncasecmp(origin->ptr, scheme, slen)
+             && 0 == memcmp(origin->ptr + slen, "://", 3)
+             && 0 == strncasecmp(origin->ptr + slen + 3, host->ptr, buffer_clen(host)));
+}
+
 /* Icecast's metadata update: GET ?mount=/live.mp3&mode=updinfo&song=...
  * Only for a request lighttpd authenticated: a forgotten auth.require must
- * not open it to the world. */
+ * not open it to the world; only from this site's pages or from tools; and
+ * only by a user the stream names in admin-users, if it names any. */
 static handler_t response_admin(request_st * const r, const stream_table * const t) {
     const buffer * const user = http_header_env_get(r, CONST_STR_LEN("REMOTE_USER"));
     if (NULL == user || buffer_is_blank(user))
         return response_iceresponse(r, 403, 0, "the admin URL answers only requests that "
           "lighttpd authenticated (mod_auth: auth.require for this URL)");
+    if (request_from_another_site(r))
+        return response_iceresponse(r, 403, 0, "the admin URL refuses requests from another "
+          "site's page (Sec-Fetch-Site, Origin)");
     if (r->http_method != HTTP_METHOD_GET) {
         header_set(r, CONST_STR_LEN("Allow"), "GET");
         return response_iceresponse(r, 405, 0, "use GET");
@@ -728,6 +780,12 @@ static handler_t response_admin(request_st * const r, const stream_table * const
     else {
         stream_slot * const slot = slot_by_path(t, u->mount);
         if (NULL == slot) rc = response_iceresponse(r, 400, 0, "no such mount");
+        else if (!stream_config_admin_allows(&slot->cfg, user->ptr)) {
+            log_error(r->conf.errh, __FILE__, __LINE__,
+              "audiostream.streams[\"%s\"]: title change by %s refused: not in admin-users",
+              slot->cfg.path, user->ptr);
+            rc = response_iceresponse(r, 403, 0, "this user may not change this mount (admin-users)");
+        }
         else {
             slot_set_title(slot, u->title, u->title_len);
             log_error(r->conf.errh, __FILE__, __LINE__,

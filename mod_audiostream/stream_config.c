@@ -215,6 +215,10 @@ void stream_config_free(struct stream_config *c)
     }
     free(c->path);
     c->path = NULL;
+    for (size_t i = 0; i < c->admin_users_n; ++i) free(c->admin_users[i]);
+    free(c->admin_users);
+    c->admin_users = NULL;
+    c->admin_users_n = 0;
 }
 
 int stream_config_check(const struct stream_config *c, char *err, size_t errlen)
@@ -270,13 +274,61 @@ static int set_string(char **field, const char *str)
     return 0;
 }
 
+#define LIST_KEY "admin-users"      /* the one key whose value is a list */
+#define USER_MAX 256
+#define USERS_ALLOWED "a list of user names as mod_auth knows them, e.g. ( \"dj1\", \"dj2\" )"
+
 static int unknown_key(const char *key, char *err, size_t errlen)
 {
     int n = snprintf(err, errlen, "unknown key \"%s\" (known:", key);
     for (size_t i = 0; i < NSETTINGS && n > 0 && (size_t)n < errlen; ++i)
         n += snprintf(err + n, errlen - (size_t)n, " %s", settings[i].key);
-    if (n > 0 && (size_t)n < errlen) (void)snprintf(err + n, errlen - (size_t)n, ")");
+    if (n > 0 && (size_t)n < errlen)
+        (void)snprintf(err + n, errlen - (size_t)n, " " LIST_KEY ")");
     return -1;
+}
+
+static int valid_user(const char *s)
+{
+    const size_t n = strlen(s);
+    return n > 0 && n <= USER_MAX && no_controls(s) && utf8_valid(s, n);
+}
+
+int stream_config_set_list(struct stream_config *c, const char *key, const char *const *items,
+                           size_t n, char *err, size_t errlen)
+{
+    if (strcmp(key, LIST_KEY) != 0) {
+        if (stream_config_set(c, key, STREAM_CONFIG_OTHER, "", 0, err, errlen) == 0) return 0;
+        return -1;  /* its own message: unknown, or not a list */
+    }
+    for (size_t i = 0; i < n; ++i) {
+        if (valid_user(items[i])) continue;
+        (void)snprintf(err, errlen, "\"" LIST_KEY "\" entry %zu \"%s\" is not valid: use %s",
+                       i + 1, items[i], USERS_ALLOWED);
+        return -1;
+    }
+    char **users = calloc(n ? n : 1, sizeof(*users));
+    size_t done = 0;
+    while (users && done < n && (users[done] = strdup(items[done])) != NULL) ++done;
+    if (!users || done < n) {
+        while (users && done > 0) free(users[--done]);
+        free(users);
+        (void)snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < c->admin_users_n; ++i) free(c->admin_users[i]);
+    free(c->admin_users);
+    c->admin_users = users;
+    c->admin_users_n = n;
+    return 0;
+}
+
+int stream_config_admin_allows(const struct stream_config *c, const char *user)
+{
+    if (c->admin_users_n == 0) return 1;
+    for (size_t i = 0; i < c->admin_users_n; ++i)
+        if (strcmp(c->admin_users[i], user) == 0) return 1;
+    return 0;
 }
 
 int stream_config_set(struct stream_config *c, const char *key, enum stream_config_type type,
@@ -285,6 +337,10 @@ int stream_config_set(struct stream_config *c, const char *key, enum stream_conf
     const struct setting *s = NULL;
     for (size_t i = 0; i < NSETTINGS; ++i)
         if (strcmp(settings[i].key, key) == 0) s = &settings[i];
+    if (!s && strcmp(key, LIST_KEY) == 0) {
+        (void)snprintf(err, errlen, "\"" LIST_KEY "\" must be %s", USERS_ALLOWED);
+        return -1;
+    }
     if (!s) return unknown_key(key, err, errlen);
     char *field = (char *)c + s->offset;
     if (s->type == STREAM_CONFIG_STRING) {

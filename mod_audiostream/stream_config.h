@@ -25,6 +25,8 @@ struct stream_config {
     unsigned metaint;           /* audio bytes between ICY metadata blocks */
     char *title;                /* the title until the admin URL sets one */
     char *cors_origin;          /* Access-Control-Allow-Origin; "" none */
+    char **admin_users;         /* who may change it through the admin URL; */
+    size_t admin_users_n;       /* none listed: any user mod_auth let in */
 };
 
 enum stream_config_type { STREAM_CONFIG_STRING, STREAM_CONFIG_INTEGER, STREAM_CONFIG_OTHER };
@@ -38,6 +40,15 @@ void stream_config_free(struct stream_config *c);
  * -1 with a message naming the key and the value when either is not valid. */
 int stream_config_set(struct stream_config *c, const char *key, enum stream_config_type type,
                       const char *str, long long num, char *err, size_t errlen);
+
+/* Applies a key whose value is a list of strings, ( "a", "b" ): only
+ * "admin-users" takes one. Returns -1 with a message naming the key and
+ * the entry when either is not valid. */
+int stream_config_set_list(struct stream_config *c, const char *key, const char *const *items,
+                           size_t n, char *err, size_t errlen);
+
+/* Whether user (as mod_auth authenticated it) may change the stream. */
+int stream_config_admin_allows(const struct stream_config *c, const char *user);
 
 /* Checks the rules between keys, once all are set. Returns -1 with a
  * message naming the keys when they disagree. */

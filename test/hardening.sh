@@ -1,12 +1,30 @@
 # shellcheck shell=bash
 # Integration tests of what an anonymous client must not be able to do
 # (issue 13), sourced by test/integration.sh after test/robustness.sh, whose
-# status_field, rss_kib and figure it uses: fill the disk with a request
-# body, hold listener slots after it left, or throttle an HTTP/2 connection
-# by listening on it. hardening_tests lists them in order.
+# status_field, rss_kib, figure and listener_checks it uses, and after
+# test/status_admin.sh (AUTH_MODULES): fill the disk with a request body,
+# hold listener slots after it left, throttle an HTTP/2 connection by
+# listening on it, or change a title from another site's page; and that no
+# configuration in a conditional is dropped. hardening_tests lists them in
+# order.
 hardening_tests=()
 
 H2ABUSE=(/usr/bin/python3 "$here/tools/h2abuse.py")   # Debian's python3-h2
+
+# admin_code CREDENTIALS MOUNT SONG [curl options]: the admin URL's status
+# code for a title update; its answer in $DIR/a.body
+admin_code() {
+    local cred=$1 mount=$2 song=$3; shift 3
+    curl -s -o "$DIR/a.body" -w '%{http_code}' --max-time 3 -u "$cred" "$@" \
+        "$URL/admin/metadata?mount=$mount&mode=updinfo&song=$song"
+}
+
+# title_of MOUNT: its title in the status (of a server with several streams)
+title_of() {
+    curl -s --max-time 3 "$URL/status-json.xsl" | python3 -c 'import json, sys
+for s in json.load(sys.stdin)["icestats"]["source"]:
+    if s["listenurl"].endswith(sys.argv[1]): print(s.get("title", ""))' "$1"
+}
 
 # upload_bytes DIR: bytes in the files lighttpd spooled there
 upload_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
@@ -74,7 +92,7 @@ $STREAM_997" || { fail "request body: lighttpd did not start" "$(cat "$DIR/stder
 
 # A client opens 12 streams in its connection's first flight, 8 of which
 # lighttpd serves and the rest it defers, then exits (a FIN, no GOAWAY).
-# Twice. lighttpd stops reading such a connection; the module must see the
+# Two at once. lighttpd stops reading such a connection; the module must see the
 # close itself: both clients' 16 listeners are gone within 2 s, and a real
 # listener gets in under max-listeners 20.
 hardening_tests+=(test_h2_gone_frees_slots)
@@ -85,8 +103,10 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"max-list
         || { fail "HTTP/2 gone: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
     wait_live /live.mp3 || { fail "HTTP/2 gone: stream never went live"; stop_server; return; }
     local why=$DIR/why a b n t0 ms peak
-    a=$("${H2ABUSE[@]}" "$PORT" /live.mp3 flood 12 1)
-    b=$("${H2ABUSE[@]}" "$PORT" /live.mp3 flood 12 1)
+    "${H2ABUSE[@]}" "$PORT" /live.mp3 flood 12 1 > "$DIR/a.out" & local apid=$!
+    "${H2ABUSE[@]}" "$PORT" /live.mp3 flood 12 1 > "$DIR/b.out"
+    wait "$apid"
+    a=$(cat "$DIR/a.out"); b=$(cat "$DIR/b.out")
     t0=$(now_ms)
     for _ in $(seq 1 50); do
         n=$(status_field 's["listeners"]'); [ "$n" = 0 ] && break
@@ -183,4 +203,55 @@ assert s["listenurl"].endswith("/live.mp3"), s' "$DIR/status.json" 2>&1 | tail -
     verdict "conditionals: the status URL only for 127.0.0.2, with the streams of its context" "$why"
     stop_server
     sanitizer_reports "conditional config"
+}
+
+# The admin URL changes state on GET, as Icecast's does, so a page on
+# another site could make a DJ's browser (which adds the saved Basic
+# credentials) change the title: requests a browser marks as coming from
+# another site are refused; tools, which send neither Sec-Fetch-Site nor
+# Origin, and this site's own pages go on working. A stream's admin-users
+# names who may change it.
+hardening_tests+=(test_admin_refusals)
+test_admin_refusals() {
+    printf 'dj1:pw1\ndj2:pw2\n' > "$WORK/djs"
+    start_server adminguard "$AUTH_MODULES
+auth.backend = \"plain\"
+auth.backend.plain.userfile = \"$WORK/djs\"
+auth.require = ( \"/admin/\" => ( \"method\" => \"basic\", \"realm\" => \"radio\", \"require\" => \"valid-user\" ) )
+audiostream.status-url = \"/status-json.xsl\"
+audiostream.admin-url = \"/admin/metadata\"
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"admin-users\" => ( \"dj1\" ) ),
+                        \"/open.mp3\" => ( \"device\" => \"tone440\" ) )" \
+        || { fail "admin refusals: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "admin refusals: stream never went live"; stop_server; return; }
+    local why=$DIR/why n=0 h
+    { for h in 'Sec-Fetch-Site: cross-site' 'Sec-Fetch-Site: same-site' 'Origin: http://evil.example' \
+               'Origin: null' "Origin: http://127.0.0.1:$PORT.evil.example" "Origin: https://127.0.0.1:$PORT"; do
+          n=$((n + 1))
+          [ "$(admin_code dj1:pw1 /live.mp3 "Forged$n" -H "$h")" = 403 ] || echo "$h: not 403: $(cat "$DIR/a.body")"
+          grep -q '<return>0</return>' "$DIR/a.body" || echo "$h: answer $(cat "$DIR/a.body")"
+      done
+      [ -z "$(title_of /live.mp3)" ] || echo "a refused request changed the title: $(title_of /live.mp3)"
+      [ "$(admin_code dj1:pw1 /live.mp3 Tool)" = 200 ] || echo "a tool (no Origin): $(cat "$DIR/a.body")"
+      [ "$(title_of /live.mp3)" = Tool ] || echo "title after a tool's update: $(title_of /live.mp3)"
+      [ "$(admin_code dj1:pw1 /live.mp3 Page -H 'Sec-Fetch-Site: same-origin' -H "Origin: http://127.0.0.1:$PORT")" = 200 ] \
+          || echo "this site's own page: $(cat "$DIR/a.body")"
+      [ "$(admin_code dj1:pw1 /live.mp3 Typed -H 'Sec-Fetch-Site: none')" = 200 ] \
+          || echo "a URL typed in the browser (Sec-Fetch-Site: none): $(cat "$DIR/a.body")"
+      [ "$(title_of /live.mp3)" = Typed ] || echo "title: $(title_of /live.mp3)"; } > "$why"
+    verdict "admin URL: browser requests from another site (Sec-Fetch-Site, Origin) get 403; tools and this site's pages work" "$why"
+    { [ "$(admin_code dj2:pw2 /live.mp3 Intruder)" = 403 ] || echo "dj2 on /live.mp3 (admin-users dj1): $(cat "$DIR/a.body")"
+      [ "$(title_of /live.mp3)" = Typed ] || echo "dj2 changed /live.mp3: $(title_of /live.mp3)"
+      grep -q 'title change by dj2 refused' "$DIR/error.log" || echo "the refusal is not logged"
+      [ "$(admin_code dj2:pw2 /open.mp3 Open)" = 200 ] || echo "dj2 on /open.mp3 (no admin-users): $(cat "$DIR/a.body")"
+      [ "$(title_of /open.mp3)" = Open ] || echo "/open.mp3 title: $(title_of /open.mp3)"; } > "$why"
+    verdict "admin-users: only the users a stream names change it; a stream naming none takes any authenticated user" "$why"
+    stop_server
+    sanitizer_reports "admin refusals"
+    bad_config 'admin-users as a string' '"admin-users" must be a list of user names' \
+        'audiostream.streams = ( "/a" => ( "device" => "tone997", "admin-users" => "dj1" ) )'
+    bad_config 'admin-users with a number' '"admin-users" entry 2 must be a string' \
+        'audiostream.streams = ( "/a" => ( "device" => "tone997", "admin-users" => ( "dj1", 5 ) ) )'
+    bad_config 'admin-users with an empty name' '"admin-users" entry 1 "" is not valid' \
+        'audiostream.streams = ( "/a" => ( "device" => "tone997", "admin-users" => ( "" ) ) )'
 }

@@ -173,6 +173,32 @@ static void test_bad_path(void)
     stream_config_free(&c);
 }
 
+/* admin-users: a list of names; none listed lets any authenticated user */
+static void test_admin_users(void)
+{
+    struct stream_config c;
+    assert(stream_config_init(&c, "/live.mp3", err, sizeof(err)) == 0);
+    assert(c.admin_users_n == 0 && stream_config_admin_allows(&c, "anyone"));
+    const char *const two[] = { "dj1", "dj2" };
+    assert(stream_config_set_list(&c, "admin-users", two, 2, err, sizeof(err)) == 0);
+    assert(stream_config_admin_allows(&c, "dj1") && stream_config_admin_allows(&c, "dj2"));
+    assert(!stream_config_admin_allows(&c, "dj3") && !stream_config_admin_allows(&c, "DJ1"));
+    assert(!stream_config_admin_allows(&c, ""));
+    const char *const bad[] = { "dj1", "" };
+    assert(stream_config_set_list(&c, "admin-users", bad, 2, err, sizeof(err)) == -1);
+    assert(strstr(err, "\"admin-users\" entry 2 \"\"") != NULL);
+    assert(stream_config_admin_allows(&c, "dj2"));          /* a refused list changes nothing */
+    const char *const ctl[] = { "dj\xc2\x9b" };
+    assert(stream_config_set_list(&c, "admin-users", ctl, 1, err, sizeof(err)) == -1);
+    assert(set_str(&c, "admin-users", "dj1") == -1 && strstr(err, "must be a list") != NULL);
+    assert(stream_config_set_list(&c, "device", two, 2, err, sizeof(err)) == -1);
+    assert(strstr(err, "\"device\" must be a string") != NULL);
+    assert(stream_config_set_list(&c, "devise", two, 2, err, sizeof(err)) == -1);
+    assert(strstr(err, "unknown key \"devise\"") != NULL && strstr(err, "admin-users)") != NULL);
+    stream_config_free(&c);
+    assert(c.admin_users == NULL && c.admin_users_n == 0);
+}
+
 int main(void)
 {
     test_defaults();
@@ -181,6 +207,7 @@ int main(void)
     test_bad_path();
     test_listener_keys();
     test_control_characters();
+    test_admin_users();
     printf("test_stream_config: ok\n");
     return 0;
 }
