@@ -65,7 +65,7 @@ enum request_kind { KIND_STREAM, KIND_PLAYLIST, KIND_OPTIONS, KIND_BAD_METHOD,
  * a conditional ($HTTP["host"], $SERVER["socket"], ...), which takes its
  * place for the requests that match, as with every lighttpd module's keys. */
 typedef struct {
-    stream_slot **slot;
+    stream_slot *slot;            /* its n streams, side by side in plugin_data's */
     uint32_t n;
 } stream_table;
 
@@ -191,11 +191,11 @@ __attribute_cold__
 static stream_table * table_configure(server * const srv, plugin_data * const p,
                                       const array * const a) {
     stream_table * const t = &p->tables[p->ntables++];
-    t->slot = ck_calloc(a->used ? a->used : 1, sizeof(*t->slot));
+    t->slot = &p->slots[p->nslots];
     for (uint32_t i = 0; i < a->used; ++i) {
         stream_slot * const slot = &p->slots[p->nslots++];
         slot->srv = srv;
-        t->slot[t->n++] = slot;
+        ++t->n;
         if (!slot_configure(srv, slot, a->data[i])) return NULL;
     }
     return t;   /* a path listed twice is refused by lighttpd's own parser */
@@ -270,7 +270,7 @@ static void mod_audiostream_merge_config(plugin_config * const pconf,
 static void mod_audiostream_patch_config(request_st * const r, plugin_data * const p) {
     p->conf = p->defaults; /* copy small struct instead of memcpy() */
     for (int i = 1, used = p->nconfig; i < used; ++i) {
-        if (config_check_cond(r, (uint32_t)p->cvlist[i].k_id))
+        if (config_check_cond(r, p->cvlist[i].k_id))
             mod_audiostream_merge_config(&p->conf, p->cvlist + p->cvlist[i].v.u2[0]);
     }
 }
@@ -514,9 +514,9 @@ static stream_slot * slot_match(const stream_table * const t, const buffer * con
     size_t best_len = 0;
     const size_t plen = buffer_clen(path);
     for (uint32_t i = 0; t && i < t->n; ++i) {
-        const size_t len = strlen(t->slot[i]->cfg.path);
-        if (len <= plen && len > best_len && 0 == memcmp(path->ptr, t->slot[i]->cfg.path, len)) {
-            best = t->slot[i];
+        const size_t len = strlen(t->slot[i].cfg.path);
+        if (len <= plen && len > best_len && 0 == memcmp(path->ptr, t->slot[i].cfg.path, len)) {
+            best = &t->slot[i];
             best_len = len;
         }
     }
@@ -657,7 +657,7 @@ static void slot_set_title(stream_slot * const slot, const char * const text, co
 
 static stream_slot * slot_by_path(const stream_table * const t, const char * const path) {
     for (uint32_t i = 0; t && i < t->n; ++i)
-        if (0 == strcmp(t->slot[i]->cfg.path, path)) return t->slot[i];
+        if (0 == strcmp(t->slot[i].cfg.path, path)) return &t->slot[i];
     return NULL;
 }
 
@@ -704,7 +704,7 @@ static handler_t response_status(request_st * const r, const stream_table * cons
     struct status_source * const src = ck_calloc(n ? n : 1, sizeof(*src));
     char * const urls = ck_malloc((size_t)(n ? n : 1) * URL_CAP);
     for (uint32_t i = 0; i < n; ++i)
-        status_source_fill(&src[i], t->slot[i], urls + (size_t)i * URL_CAP, URL_CAP, r);
+        status_source_fill(&src[i], &t->slot[i], urls + (size_t)i * URL_CAP, URL_CAP, r);
     const buffer * const host = request_host(r);
     const struct status_server ss = {
         .admin = "", .host = host->ptr, .location = "",
@@ -1082,8 +1082,6 @@ FREE_FUNC(mod_audiostream_free) {
     for (uint32_t i = 0; i < p->nslots; ++i)
         slot_free(&p->slots[i], owned);
     free(p->slots);
-    for (uint32_t i = 0; i < p->ntables; ++i)
-        free(p->tables[i].slot);
     free(p->tables);
 }
 
