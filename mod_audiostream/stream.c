@@ -108,22 +108,42 @@ static void post_message(struct stream *s, const char *msg)
     wake(s);
 }
 
-/* Leaves a message for the loop to log, unless it repeats the last one:
- * a device that stays absent is logged once, not at every retry. It goes to
- * the capture's first stream only: one line per change of the device, and
- * the label names the other streams that share it. */
+/* The capture's label, then the text. */
+static void compose(const struct capture *cap, char *msg, size_t len, const char *fmt,
+                    va_list ap)
+{
+    /* n <= LABEL_LEN + 1 < len: the label always leaves room */
+    _Static_assert(LABEL_LEN + 2 < MESSAGE_LEN, "a label leaves room in a message");
+    const int n = snprintf(msg, len, "%s: ", cap->label);
+    (void)vsnprintf(msg + n, len - (size_t)n, fmt, ap);   /* cut short: still a message */
+}
+
+/* Leaves a message about the device's state for the loop to log, unless it
+ * repeats the last one: a device that stays absent is logged once, not at
+ * every retry. It goes to the capture's first stream only: one line per
+ * change of the device, and the label names the other streams that share it. */
 static void report(struct capture *cap, const char *fmt, ...)
 {
     char msg[MESSAGE_LEN];
-    /* n <= LABEL_LEN + 1 < sizeof(msg): the label always leaves room */
-    _Static_assert(LABEL_LEN + 2 < MESSAGE_LEN, "a label leaves room in a message");
-    const int n = snprintf(msg, sizeof(msg), "%s: ", cap->label);
     va_list ap;
     va_start(ap, fmt);
-    (void)vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);   /* cut short: still a message */
+    compose(cap, msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (strcmp(msg, cap->last_report) == 0) return;
     memcpy(cap->last_report, msg, sizeof(msg));
+    post_message(cap->streams, msg);
+}
+
+/* Leaves a message about an event (listeners closed), not a state: it is
+ * logged each time and leaves the last state as it was, so a device still
+ * absent after it is not logged again. */
+static void report_event(struct capture *cap, const char *fmt, ...)
+{
+    char msg[MESSAGE_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    compose(cap, msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     post_message(cap->streams, msg);
 }
 
@@ -278,7 +298,7 @@ static void outage_silence(struct capture *cap, const struct capture_buffers *b,
         if (atomic_load(&s->outage_over)) continue;
         if (now - cap->outage_since >= (uint64_t)s->cfg->outage_ms * 1000000u) {
             atomic_store(&s->outage_over, 1);
-            report(cap, "no audio for %u ms (\"outage-ms\" of \"%s\"): closing its listeners",
+            report_event(cap, "no audio for %u ms (\"outage-ms\" of \"%s\"): closing its listeners",
                    s->cfg->outage_ms, s->cfg->path);
             wake(s);
         }
