@@ -20,6 +20,7 @@
 #include "buffer.h"
 #include "chunk.h"
 #include "fdevent.h"
+#include "h2.h"
 #include "http_chunk.h"
 #include "http_header.h"
 #include "log.h"
@@ -51,6 +52,12 @@
 /* Unsent bytes an HTTP/2 connection with a listener may hold in the kernel:
  * what servers that prioritise HTTP/2 streams use, a frame's worth */
 #define H2_NOTSENT_MIN 16384
+/* Audio streams one HTTP/2 connection may hold. lighttpd serves 8 streams
+ * of a connection at once and, while all 8 are busy and more wait, stops
+ * reading it (h2.c); audio streams never finish, so 8 of them would leave
+ * no room for the page, its status polls or the client's WINDOW_UPDATEs.
+ * Half of them leaves the other half to everything else. */
+#define H2_AUDIO_STREAMS_MAX 4
 
 typedef struct stream_slot stream_slot;
 
@@ -872,7 +879,18 @@ static void listener_join(listener * const l) {
     if (slot->fan.nlisteners > slot->listener_peak) slot->listener_peak = slot->fan.nlisteners;
 }
 
-static handler_t response_start(request_st * const r, listener * const l) {
+/* the audio streams this request's HTTP/2 connection carries already */
+static uint32_t connection_audio_streams(const request_st * const r, const int plugin_id) {
+    const h2con * const h2c = r->con->h2;
+    uint32_t n = 0;
+    for (uint32_t i = 0; h2c && i < h2c->rused; ++i) {
+        const listener * const o = h2c->r[i]->plugin_ctx[plugin_id];
+        n += o && o->started;   /* started: in a stream's fan-out */
+    }
+    return n;
+}
+
+static handler_t response_start(request_st * const r, listener * const l, const int plugin_id) {
     const stream_slot * const slot = l->slot;
     if (!stream_is_live(slot->stream))
         return response_unavailable(r, slot,
@@ -880,6 +898,12 @@ static handler_t response_start(request_st * const r, listener * const l) {
     if (slot->cfg.max_listeners && slot->fan.nlisteners >= slot->cfg.max_listeners)
         return response_unavailable(r, slot,
           CONST_STR_LEN("503 Service Unavailable: the stream has all the listeners it takes\n"));
+    if (r->http_version == HTTP_VERSION_2 && r->http_method == HTTP_METHOD_GET
+        && connection_audio_streams(r, plugin_id) >= H2_AUDIO_STREAMS_MAX) {
+        response_cors(r, slot);
+        return response_error(r, 429, CONST_STR_LEN("429 Too Many Requests: at most 4 audio "
+          "streams on one HTTP/2 connection; open another connection for more\n"));
+    }
     l->icy = wants_icy(r) && icy_framer_init(&l->framer, slot->cfg.metaint) == 0;
     r->http_status = 200;
     response_headers(r, l);
@@ -904,9 +928,10 @@ static handler_t response_end(request_st * const r, listener * const l) {
     return HANDLER_FINISHED;
 }
 
-static handler_t response_first(request_st * const r, listener * const l) {
+static handler_t response_first(request_st * const r, listener * const l,
+                                const int plugin_id) {
     switch ((enum request_kind)l->kind) {
-      case KIND_STREAM:   return response_start(r, l);
+      case KIND_STREAM:   return response_start(r, l, plugin_id);
       case KIND_PLAYLIST: return response_playlist(r, l->slot, (enum playlist_kind)l->playlist);
       case KIND_OPTIONS:  return response_options(r, l->slot);
       case KIND_STATUS:   return response_status(r, l->table);
@@ -927,7 +952,7 @@ SUBREQUEST_FUNC(mod_audiostream_subrequest) {
     listener * const l = r->plugin_ctx[p->id];
     if (NULL == l) return HANDLER_GO_ON;
     if (l->ending) return response_end(r, l);
-    if (!l->started) return response_first(r, l);
+    if (!l->started) return response_first(r, l, p->id);
     return HANDLER_WAIT_FOR_EVENT;  /* the wake-up handler appends audio */
 }
 

@@ -11,10 +11,12 @@ only decides what to send.
     closed, or SECONDS pass.
     Prints: status=N sent=BYTES reset=0|1 audio=BYTES
 
-  h2abuse.py PORT PATH flood STREAMS SECONDS
+  h2abuse.py PORT PATH flood STREAMS SECONDS [BLOCKER_PATH BLOCKERS]
     STREAMS GETs of PATH in the connection's first flight, before the
-    server's SETTINGS are read (so before they are acknowledged), reads what
-    comes for SECONDS, then exits without GOAWAY (the kernel sends a FIN).
+    server's SETTINGS are read (so before they are acknowledged), after
+    BLOCKERS GETs of BLOCKER_PATH (a large file) whose DATA is never
+    acknowledged, so that they stay busy; reads what comes for SECONDS,
+    then exits without GOAWAY (the kernel sends a FIN).
     Prints: answered=N ok=N refused=N status=LIST
 
   h2abuse.py PORT PATH beside FILE_PATH SECONDS
@@ -117,8 +119,11 @@ def body(port, path, mbytes, seconds):
     print("status=%s sent=%d reset=%d audio=%d" % (status, sent, reset, audio))
 
 
-def flood(port, path, streams, seconds):
+def flood(port, path, streams, seconds, blocker_path, blockers):
     sock, conn = connect(port)
+    for _ in range(blockers):
+        conn.send_headers(conn.get_next_available_stream_id(), request_headers(port, blocker_path),
+                          end_stream=True)
     for _ in range(streams):
         conn.send_headers(conn.get_next_available_stream_id(), request_headers(port, path),
                           end_stream=True)
@@ -174,13 +179,15 @@ def beside(port, path, file_path, seconds):
 
 
 def main(argv):
-    if len(argv) != 6 or argv[3] not in ("body", "flood", "beside"):
+    if len(argv) not in (6, 8) or argv[3] not in ("body", "flood", "beside") \
+            or (len(argv) == 8 and argv[3] != "flood"):
         sys.exit(__doc__)
     port, path, mode = int(argv[1]), argv[2], argv[3]
     if mode == "body":
         body(port, path, int(argv[4]), float(argv[5]))
     elif mode == "flood":
-        flood(port, path, int(argv[4]), float(argv[5]))
+        blocker = argv[6:8] if len(argv) == 8 else ["/", "0"]
+        flood(port, path, int(argv[4]), float(argv[5]), blocker[0], int(blocker[1]))
     else:
         beside(port, path, argv[4], float(argv[5]))
 
