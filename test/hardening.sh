@@ -278,3 +278,51 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"admin-us
     bad_config 'admin-users with an empty name' '"admin-users" entry 1 "" is not valid' \
         'audiostream.streams = ( "/a" => ( "device" => "tone997", "admin-users" => ( "" ) ) )'
 }
+
+# The forgery itself, in a real browser: headless Chromium logs in to the
+# admin URL's realm (the credentials in the first URL, as a DJ typing them),
+# its own page on this site changes the title (same-origin: allowed), then
+# it visits a page on another site (127.0.0.2) that navigates to the admin
+# URL with a title of its own. Chromium sends the saved credentials with
+# Sec-Fetch-Site: cross-site; the module must refuse (403, logged with the
+# user, so the credentials did come), and the title stays the page's own.
+hardening_tests+=(test_admin_csrf_chromium)
+test_admin_csrf_chromium() {
+    printf 'dj1:pw1\n' > "$WORK/csrf-users"
+    free_port; local evil=$PORT
+    start_server csrf "server.modules += ( \"mod_accesslog\", \"mod_auth\", \"mod_authn_file\", \"mod_audiostream\" )
+accesslog.filename = \"|exec cat > $WORK/csrf/access.log\"
+accesslog.format = \"%s %u %r %{Sec-Fetch-Site}i\"
+mimetype.assign += ( \".html\" => \"text/html; charset=utf-8\" )
+\$SERVER[\"socket\"] == \"127.0.0.2:$evil\" { }
+auth.backend = \"plain\"
+auth.backend.plain.userfile = \"$WORK/csrf-users\"
+auth.require = ( \"/admin/\" => ( \"method\" => \"basic\", \"realm\" => \"radio\", \"require\" => \"valid-user\" ) )
+$STATUS_997
+audiostream.admin-url = \"/admin/metadata\"
+$STREAM_997" || { fail "admin CSRF: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "admin CSRF: stream never went live"; stop_server; return; }
+    mkdir -p "$DIR/htdocs/admin"
+    cat > "$DIR/htdocs/admin/dj.html" <<HTML
+<!doctype html><title>DJ</title>
+<!-- an absolute URL: a relative one would carry the credentials of this page's URL, which Chromium blocks -->
+<script>fetch("http://127.0.0.1:$PORT/admin/metadata?mount=/live.mp3&mode=updinfo&song=Own").then(function () {
+    location.href = "http://127.0.0.2:$evil/forge.html"; });</script>
+HTML
+    cat > "$DIR/htdocs/forge.html" <<HTML
+<!doctype html><title>another site</title>
+<script>location.href = "http://127.0.0.1:$PORT/admin/metadata?mount=/live.mp3&mode=updinfo&song=Forged";</script>
+HTML
+    chromium_start --dump-dom "http://dj1:pw1@127.0.0.1:$PORT/admin/dj.html" --virtual-time-budget=5000
+    for _ in $(seq 1 600); do kill -0 "$CHROMIUM_PID" 2>/dev/null || break; sleep 0.1; done
+    kill "$CHROMIUM_PID" 2>/dev/null; wait "$CHROMIUM_PID" 2>/dev/null
+    local why=$DIR/why
+    { grep -q '^200 dj1 GET /admin/metadata?mount=/live.mp3&mode=updinfo&song=Own HTTP/1.1 same-origin$' "$DIR/access.log" \
+          || echo "the DJ's own page did not change the title: $(grep metadata "$DIR/access.log")"
+      grep -q '^403 dj1 GET /admin/metadata?mount=/live.mp3&mode=updinfo&song=Forged HTTP/1.1 cross-site$' "$DIR/access.log" \
+          || echo "the forged navigation was not refused with the DJ's credentials: $(grep -v HEAD "$DIR/access.log")"
+      [ "$(status_field 's.get("title")')" = Own ] || echo "title: $(status_field 's.get("title")'), want Own"; } > "$why"
+    verdict "admin CSRF in Chromium: its saved credentials on another site's navigation get 403, its own page's update works" "$why"
+    stop_server
+    sanitizer_reports "admin CSRF"
+}

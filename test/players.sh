@@ -342,9 +342,12 @@ player_reports() {
     SUMMARY=$(cat "$DIR/summary" 2>/dev/null)
 }
 
-# chromium_start OUTPUT_OPTION URL: headless Chromium on URL in the
-# background (CHROMIUM_PID), its output in $DIR/chromium.log; it ends when
-# the page's load event comes (the test ends /hold.mp3), at the latest 60 s
+# chromium_start OUTPUT_OPTION URL [OPTION...]: headless Chromium on URL in
+# the background (CHROMIUM_PID), its output in $DIR/chromium.log; it ends
+# when the page's load event comes (the test ends /hold.mp3), at the latest
+# 60 s, unless OPTIONs say otherwise (--virtual-time-budget=MS: once the
+# page and the pages it goes on to have run that long). 127.0.0.1 and
+# 127.0.0.2 (another site) resolve, no other host.
 CHROMIUM_PID=""
 chromium_start() {
     mkdir -p "$DIR/chromium-home"
@@ -353,9 +356,9 @@ chromium_start() {
         timeout 75 chromium --headless --no-sandbox --user-data-dir="$DIR/chromium-profile" \
         --no-first-run --disable-gpu --disable-extensions --disable-sync --disable-default-apps \
         --disable-background-networking --disable-component-update \
-        --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE 127.0.0.1" \
-        --autoplay-policy=no-user-gesture-required --window-size=800,600 --timeout=60000 \
-        "$1" "$2" > "$DIR/chromium.out" 2> "$DIR/chromium.log" &
+        --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE 127.0.0.2" \
+        --autoplay-policy=no-user-gesture-required --window-size=800,600 \
+        "${@:3}" "$1" "$2" > "$DIR/chromium.out" 2> "$DIR/chromium.log" &
     CHROMIUM_PID=$!
 }
 
@@ -430,7 +433,7 @@ setInterval(function () {
 </script>
 EOF
     local why=$DIR/why
-    chromium_start --dump-dom "$URL/audio.html"
+    chromium_start --dump-dom "$URL/audio.html" --timeout=60000
     # played 9 s (by its own account), or gave up
     wait_report 'GET /report\?n=[0-9]+&ct=(9|[1-9][0-9])\.' 400
     chromium_finish
@@ -506,7 +509,7 @@ setInterval(function () {
 </script>
 EOF
     local why=$DIR/why shot=$DIR/player-page.png t_plug=0 t_curls=0 t_curls_end=0 t_update=0 t_hold pids=() enc
-    chromium_start --screenshot="$shot" "$URL/page.html"
+    chromium_start --screenshot="$shot" "$URL/page.html" --timeout=60000
     # the page plays and shows 1 listener; the other shows the 503
     wait_report 'frame=main&ct=[^&]*&pt=[^&]*&state=playing&.*&listeners=1&' 300
     wait_report 'frame=down&.*&state=off%20the%20air&' 100
