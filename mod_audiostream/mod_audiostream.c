@@ -20,7 +20,6 @@
 #include "buffer.h"
 #include "chunk.h"
 #include "fdevent.h"
-#include "h2.h"
 #include "http_chunk.h"
 #include "http_header.h"
 #include "log.h"
@@ -87,6 +86,7 @@ typedef struct listener {
     unsigned char ending;         /* enum listener_end: at the next chance */
     unsigned char icy;            /* asked for ICY metadata */
     unsigned char headers_shed;   /* its response headers were freed */
+    unsigned char counted;        /* one of its connection's audio streams */
     struct icy_framer framer;
 } listener;
 
@@ -98,6 +98,7 @@ struct stream_slot {
     char title_text[TITLE_MAX + 1];   /* the same title, for the status */
     fdnode *fdn;
     server *srv;
+    int plugin_id;                /* this module's slot in lighttpd's arrays */
     uint64_t ring_end;            /* where the last tick found the ring's end */
     uint64_t bytes_sent;          /* handed to lighttpd for listeners */
     uint32_t listener_peak;
@@ -202,6 +203,7 @@ static stream_table * table_configure(server * const srv, plugin_data * const p,
     for (uint32_t i = 0; i < a->used; ++i) {
         stream_slot * const slot = &p->slots[p->nslots++];
         slot->srv = srv;
+        slot->plugin_id = p->id;
         ++t->n;
         if (!slot_configure(srv, slot, a->data[i])) return NULL;
     }
@@ -425,6 +427,20 @@ static const struct fanout_ops listener_ops = { listener_queued, listener_append
  * it waits for every connection to end */
 static int slot_server_stopping(const stream_slot * const slot) {
     return slot->srv->sockets_disabled >= 2;
+}
+
+/* This module's audio streams on a connection (HTTP/2 carries several), kept
+ * in lighttpd's per-connection slot of the module, as mod_extforward keeps
+ * its state: the same in every lighttpd version, unlike con->h2. */
+static uintptr_t connection_audio_streams(const connection * const con, const int plugin_id) {
+    return (uintptr_t)con->plugin_ctx[plugin_id];
+}
+
+static void listener_count(listener * const l, const int counted) {
+    if (l->counted == counted) return;
+    void ** const n = &l->r->con->plugin_ctx[l->slot->plugin_id];
+    *n = (void *)((uintptr_t)*n + (counted ? 1 : (uintptr_t)-1));
+    l->counted = (unsigned char)counted;
 }
 
 static void listener_unlink(listener * const l) {
@@ -875,19 +891,9 @@ static void listener_join(listener * const l) {
     stream_slot * const slot = l->slot;
     l->started = 1;
     fanout_join(&slot->fan, &l->fl);
+    listener_count(l, 1);
     if (slot->fan.nlisteners == 1) stream_wake_on_frames(slot->stream, 1);
     if (slot->fan.nlisteners > slot->listener_peak) slot->listener_peak = slot->fan.nlisteners;
-}
-
-/* the audio streams this request's HTTP/2 connection carries already */
-static uint32_t connection_audio_streams(const request_st * const r, const int plugin_id) {
-    const h2con * const h2c = r->con->h2;
-    uint32_t n = 0;
-    for (uint32_t i = 0; h2c && i < h2c->rused; ++i) {
-        const listener * const o = h2c->r[i]->plugin_ctx[plugin_id];
-        n += o && o->started;   /* started: in a stream's fan-out */
-    }
-    return n;
 }
 
 static handler_t response_start(request_st * const r, listener * const l, const int plugin_id) {
@@ -899,7 +905,7 @@ static handler_t response_start(request_st * const r, listener * const l, const 
         return response_unavailable(r, slot,
           CONST_STR_LEN("503 Service Unavailable: the stream has all the listeners it takes\n"));
     if (r->http_version == HTTP_VERSION_2 && r->http_method == HTTP_METHOD_GET
-        && connection_audio_streams(r, plugin_id) >= H2_AUDIO_STREAMS_MAX) {
+        && connection_audio_streams(r->con, plugin_id) >= H2_AUDIO_STREAMS_MAX) {
         response_cors(r, slot);
         return response_error(r, 429, CONST_STR_LEN("429 Too Many Requests: at most 4 audio "
           "streams on one HTTP/2 connection; open another connection for more\n"));
@@ -921,6 +927,7 @@ static handler_t response_start(request_st * const r, listener * const l, const 
 }
 
 static handler_t response_end(request_st * const r, listener * const l) {
+    listener_count(l, 0);
     listener_unlink(l);
     if (l->ending == END_DROP) return HANDLER_ERROR;  /* closes it, queue and all */
     http_chunk_close(r);
@@ -961,6 +968,7 @@ REQUEST_FUNC(mod_audiostream_request_reset) {
     listener * const l = r->plugin_ctx[p->id];
     if (NULL == l) return HANDLER_GO_ON;
     r->plugin_ctx[p->id] = NULL;
+    listener_count(l, 0);
     listener_unlink(l);
     free(l);
     return HANDLER_GO_ON;
@@ -987,6 +995,7 @@ static void listener_end_if_gone(listener * const l) {
     if (l->ending || r->http_version != HTTP_VERSION_2 || chunkqueue_is_empty(&r->write_queue)
         || !connection_peer_gone(r->con))
         return;
+    listener_count(l, 0);
     listener_unlink(l);
     listener_drop(&l->fl);
 }
@@ -1080,6 +1089,8 @@ SERVER_FUNC(mod_audiostream_worker_init) {
     return HANDLER_GO_ON;
 }
 
+/* at exit, for streams lighttpd never reset: their connections may be gone,
+ * so only the module's own lists are touched */
 static void listener_discard(listener * const l) {
     listener_unlink(l);
     free(l);

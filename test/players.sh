@@ -343,11 +343,11 @@ player_reports() {
 }
 
 # chromium_start OUTPUT_OPTION URL [OPTION...]: headless Chromium on URL in
-# the background (CHROMIUM_PID), its output in $DIR/chromium.log; it ends
-# when the page's load event comes (the test ends /hold.mp3), at the latest
-# 60 s, unless OPTIONs say otherwise (--virtual-time-budget=MS: once the
-# page and the pages it goes on to have run that long). 127.0.0.1 and
-# 127.0.0.2 (another site) resolve, no other host.
+# the background (CHROMIUM_PID), its output in $DIR/chromium.log. With
+# --dump-dom or --screenshot and --timeout=MS it ends when the page's load
+# event comes (the test ends /hold.mp3), at the latest after MS; with
+# neither it stays until it is killed. 127.0.0.1 and 127.0.0.2 (another
+# site) resolve, no other host.
 CHROMIUM_PID=""
 chromium_start() {
     mkdir -p "$DIR/chromium-home"

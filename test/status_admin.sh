@@ -79,6 +79,30 @@ admin_get() {
     curl -s $1 -D "$DIR/a.hdr" -o "$DIR/a.body" --max-time 3 "$URL/admin/metadata?$2"
 }
 
+# admin_auth_conf USERFILE: mod_auth's Basic auth over /admin/ with the
+# users of USERFILE (user:password lines), and the status and admin URLs
+admin_auth_conf() {
+    echo "auth.backend = \"plain\"
+auth.backend.plain.userfile = \"$1\"
+auth.require = ( \"/admin/\" => ( \"method\" => \"basic\", \"realm\" => \"radio\", \"require\" => \"valid-user\" ) )
+audiostream.status-url = \"/status-json.xsl\"
+audiostream.admin-url = \"/admin/metadata\""
+}
+
+# admin_refuses_controls 'QUERY U+XXXX'...: each update with QUERY (as
+# admin:secret) gets the module's 400 naming the code point; prints what
+# is wrong
+admin_refuses_controls() {
+    local q cp
+    for q in "$@"; do
+        cp=${q##* }; q=${q% *}
+        admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&$q"
+        [ "$(status_line "$DIR/a")" = "HTTP/1.1 400 Bad Request" ] || echo "$q: $(status_line "$DIR/a")"
+        grep -q '<return>0</return>' "$DIR/a.body" || echo "$q: not the module's answer: $(cat "$DIR/a.body")"
+        grep -q "has a control character ($cp)" "$DIR/a.body" || echo "$q: does not name $cp: $(cat "$DIR/a.body")"
+    done
+}
+
 status_title() {
     curl -s -o "$DIR/t.json" "$URL/status-json.xsl"
     json_get "$DIR/t.json" 'd["icestats"]["source"]["title"]'
@@ -87,11 +111,7 @@ status_title() {
 test_admin() {
     printf 'admin:secret\n' > "$WORK/users"
     start_server admin "$AUTH_MODULES
-auth.backend = \"plain\"
-auth.backend.plain.userfile = \"$WORK/users\"
-auth.require = ( \"/admin/\" => ( \"method\" => \"basic\", \"realm\" => \"radio\", \"require\" => \"valid-user\" ) )
-audiostream.status-url = \"/status-json.xsl\"
-audiostream.admin-url = \"/admin/metadata\"
+$(admin_auth_conf "$WORK/users")
 $STREAM_997" || { fail "admin: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
     wait_live /live.mp3 || { fail "admin: stream never went live"; stop_server; return; }
     local why=$DIR/why ok='<iceresponse><message>Metadata update successful</message><return>1</return></iceresponse>'
@@ -119,17 +139,11 @@ $STREAM_997" || { fail "admin: lighttpd did not start" "$(cat "$DIR/stderr.log")
     verdict "admin URL: Icecast's updinfo, only for a user lighttpd authenticated; bad titles refused, not cut" "$why"
     # control characters (C0, DEL and C1, utf8.h's one definition) are refused
     # with 400, in UTF-8 and in Latin-1 (0x9B is U+009B, CSI); U+00A0 is text
-    { local q cp
-      for q in 'song=a%C2%9Bb U+009B' 'song=a%9Bb&charset=ISO-8859-1 U+009B' \
-               'song=a%C2%85b U+0085' 'song=a%C2%80 U+0080' 'song=a%C2%9F U+009F' \
-               'artist=a&title=b%C2%9D U+009D'; do
-          cp=${q##* }; q=${q% *}
-          admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&$q"
-          [ "$(status_line "$DIR/a")" = "HTTP/1.1 400 Bad Request" ] || echo "$q: $(status_line "$DIR/a")"
-          grep -q '<return>0</return>' "$DIR/a.body" || echo "$q: answer $(cat "$DIR/a.body")"
-          grep -q "has a control character ($cp)" "$DIR/a.body" || echo "$q: does not name $cp: $(cat "$DIR/a.body")"
-          [ "$(status_title)" = "Café" ] || echo "$q changed the title: $(status_title)"
-      done
+    { local q
+      admin_refuses_controls 'song=a%C2%9Bb U+009B' 'song=a%9Bb&charset=ISO-8859-1 U+009B' \
+          'song=a%C2%85b U+0085' 'song=a%C2%80 U+0080' 'song=a%C2%9F U+009F' \
+          'artist=a&title=b%C2%9D U+009D'
+      [ "$(status_title)" = "Café" ] || echo "a refused title changed the title: $(status_title)"
       # lighttpd itself refuses %00-%1F and %7F while url-ctrls-reject is on
       # (its default); the module's own check is tested with it off, below
       for q in song=a%01b song=a%7F; do
@@ -168,23 +182,12 @@ $STREAM_997" || { fail "admin: lighttpd did not start" "$(cat "$DIR/stderr.log")
     # lighttpd's url-ctrls-reject off: %01 reaches the module, which refuses it
     start_server admin-ctrls "$AUTH_MODULES
 server.http-parseopts = ( \"url-ctrls-reject\" => \"disable\" )
-auth.backend = \"plain\"
-auth.backend.plain.userfile = \"$WORK/users\"
-auth.require = ( \"/admin/\" => ( \"method\" => \"basic\", \"realm\" => \"radio\", \"require\" => \"valid-user\" ) )
-audiostream.status-url = \"/status-json.xsl\"
-audiostream.admin-url = \"/admin/metadata\"
+$(admin_auth_conf "$WORK/users")
 $STREAM_997" || { fail "admin: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
     wait_live /live.mp3
-    { local q cp
-      for q in 'song=a%01b U+0001' 'song=a%1B%5B2Jb U+001B' 'song=a%0D%0AX-Evil:%201 U+000D' \
-               'song=a%7Fb U+007F' 'song=a%C2%9Bb U+009B' 'song=a%9Bb&charset=ISO-8859-1 U+009B' \
-               'artist=a%01&title=b U+0001'; do
-          cp=${q##* }; q=${q% *}
-          admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&$q"
-          [ "$(status_line "$DIR/a")" = "HTTP/1.1 400 Bad Request" ] || echo "$q: $(status_line "$DIR/a")"
-          grep -q '<return>0</return>' "$DIR/a.body" || echo "$q: not the module's answer: $(cat "$DIR/a.body")"
-          grep -q "has a control character ($cp)" "$DIR/a.body" || echo "$q: does not name $cp: $(cat "$DIR/a.body")"
-      done
+    { admin_refuses_controls 'song=a%01b U+0001' 'song=a%1B%5B2Jb U+001B' \
+          'song=a%0D%0AX-Evil:%201 U+000D' 'song=a%7Fb U+007F' 'song=a%C2%9Bb U+009B' \
+          'song=a%9Bb&charset=ISO-8859-1 U+009B' 'artist=a%01&title=b U+0001'
       [ -z "$(status_title)" ] || echo "title changed: $(status_title)"
       admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=still%20fine"
       [ "$(status_title)" = "still fine" ] || echo "a plain title after them: $(status_title)"; } > "$why"
