@@ -134,8 +134,9 @@ verdict "the .deb: module, conffile, docs; Depends pins lighttpd $upstream and t
 dpkg-deb -x "$deb" "$WORK/root"
 why=$WORK/keys.why
 {
-    keys=$(sed -n 's/^ *\(STR\|INT\)("\([a-z-]*\)".*/\2/p' "$root/mod_audiostream/stream_config.c")
-    [ "$(echo "$keys" | wc -l)" -ge 19 ] || echo "found only $(echo "$keys" | wc -w) keys in stream_config.c"
+    keys=$(sed -n -e 's/^ *\(STR\|INT\)("\([a-z-]*\)".*/\2/p' \
+                  -e 's/^#define LIST_KEY "\([a-z-]*\)".*/\1/p' "$root/mod_audiostream/stream_config.c")
+    [ "$(echo "$keys" | wc -l)" -ge 20 ] || echo "found only $(echo "$keys" | wc -w) keys in stream_config.c"
     for k in $keys; do
         grep -q "^#  *\"$k\" => " "$WORK/root$CONF" || echo "stream key \"$k\" is not in the conffile"
     done
