@@ -5,12 +5,13 @@ frames and the little HPACK needed are written by hand. Loopback only.
 
   h2crowd.py PORT PATH rst STREAMS
     One connection. Opens streams in waves of the server's
-    SETTINGS_MAX_CONCURRENT_STREAMS until STREAMS of them have been served
+    SETTINGS_MAX_CONCURRENT_STREAMS, at most the module's 4 audio streams
+    on one connection (429 past them), until STREAMS of them have been served
     (response HEADERS and DATA), resetting each wave (RST_STREAM CANCEL) once
     it is served; streams the server refuses (REFUSED_STREAM: it has not yet
     let go of the reset ones) are opened again.
-    Then STREAMS HEADERS at once, past the server's limit: what is not
-    refused is reset. Then, on the same connection: a PING must come back
+    Then STREAMS HEADERS at once, past the server's limit: each is served,
+    answered otherwise (the module's 429) or refused; what goes on is reset. Then, on the same connection: a PING must come back
     and one more stream must get 200 and its burst of audio.
     Prints key=value figures on one line.
 
@@ -30,6 +31,7 @@ END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
 CANCEL, REFUSED_STREAM = 0x8, 0x7
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_WINDOW = 0x7fffffff
+AUDIO_STREAMS_PER_CONNECTION = 4   # the module's limit (README, "What listeners get")
 
 # RFC 7541 Appendix B: the Huffman codes of the digits, enough for :status
 HUFF_DIGITS = {("00000", "0"), ("00001", "1"), ("00010", "2"), ("011001", "3"), ("011010", "4"),
@@ -228,7 +230,7 @@ class Conn:
 def mode_rst(port, path, streams):
     c = Conn(port, "127.0.0.1:%d" % port)
     c.pump(lambda: c.max_streams is not None, time.monotonic() + 5)
-    wave = max(1, min(c.max_streams or 8, streams))
+    wave = max(1, min(c.max_streams or 8, AUDIO_STREAMS_PER_CONNECTION, streams))
     opened = ok = with_data = refused = lost = 0
     statuses = {}
     # a stream reset stays counted by the server until it has let it go, so
@@ -252,6 +254,7 @@ def mode_rst(port, path, streams):
     flurry = c.open_streams(path, streams) if not c.closed else []
     c.pump(lambda: all(c.status.get(s) or c.ended(s) for s in flurry), time.monotonic() + 5)
     flurry_ok = sum(c.status.get(s) == "200" for s in flurry)
+    flurry_other = sum(c.status.get(s) not in (None, "200") for s in flurry)
     flurry_refused = sum(s in c.refused for s in flurry)
     c.reset([s for s in flurry if not c.ended(s)])
     # the same connection still works: a PING and one more listener
@@ -265,9 +268,11 @@ def mode_rst(port, path, streams):
         c.reset([last])
         c.send(frame(GOAWAY, 0, 0, struct.pack(">II", 0, 0)))
     print("wave=%d opened=%d refused=%d served=%d lost=%d statuses=%s flurry=%d flurry_200=%d "
-          "flurry_refused=%d ping_ack=%d after_status=%s after_bytes=%d goaway=%s closed=%d"
+          "flurry_other=%d flurry_refused=%d ping_ack=%d after_status=%s after_bytes=%d goaway=%s "
+          "closed=%d"
           % (wave, opened, refused, ok, lost, ",".join("%s:%d" % kv for kv in sorted(statuses.items())),
-             len(flurry), flurry_ok, flurry_refused, c.ping_acks, after_status, after_bytes,
+             len(flurry), flurry_ok, flurry_other, flurry_refused, c.ping_acks, after_status,
+             after_bytes,
              "none" if c.goaway is None else c.goaway, c.closed))
     c.abandon(False)
 
