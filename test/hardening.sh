@@ -6,8 +6,8 @@
 # conditional is dropped. Sourced by test/integration.sh after
 # test/robustness.sh (status_field, rss_kib, figure, listener_checks),
 # test/status_admin.sh (AUTH_MODULES, admin_auth_conf) and test/players.sh
-# (chromium_start, wait_report), whose helpers it uses. hardening_tests lists them in
-# order.
+# (chromium_start, wait_report), whose helpers it uses. hardening_tests
+# lists them in order.
 hardening_tests=()
 
 H2ABUSE=(/usr/bin/python3 "$here/tools/h2abuse.py")   # Debian's python3-h2
