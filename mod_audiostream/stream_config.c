@@ -288,10 +288,10 @@ static int unknown_key(const char *key, char *err, size_t errlen)
     return -1;
 }
 
+/* a user name: text as the other keys take it, not empty, not long */
 static int valid_user(const char *s)
 {
-    const size_t n = strlen(s);
-    return n > 0 && n <= USER_MAX && no_controls(s) && utf8_valid(s, n);
+    return s[0] != '\0' && strlen(s) <= USER_MAX && valid_text(s);
 }
 
 int stream_config_set_list(struct stream_config *c, const char *key, const char *const *items,
