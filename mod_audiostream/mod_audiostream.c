@@ -13,6 +13,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base.h"
@@ -30,6 +32,7 @@
 #include "admin_query.h"
 #include "fanout.h"
 #include "icy.h"
+#include "live_range.h"
 #include "mp3_frame.h"
 #include "playlist.h"
 #include "status_json.h"
@@ -42,7 +45,7 @@
  * lag stays in the stream's ring, up to queue-ms, then it skips or drops. */
 #define QUEUE_CAP    ((size_t)32 * 1024)
 #define MAX_INTERVAL_US 400000    /* longest wait between two writes to a listener */
-#define RETRY_AFTER  "2"          /* seconds; capture retries sooner than that */
+#define FULL_RETRY_AFTER "2"      /* seconds: a stream with all its listeners */
 /* Listeners handed audio per wake-up. lighttpd writes them out before the
  * next batch is queued, so it holds at most this many chunk buffers (8 KiB
  * each by default) at once, not one per listener of a whole turn, and each
@@ -87,6 +90,10 @@ typedef struct listener {
     unsigned char icy;            /* asked for ICY metadata */
     unsigned char headers_shed;   /* its response headers were freed */
     unsigned char counted;        /* one of its connection's audio streams */
+    unsigned char waiting;        /* on its slot's waiters: for the device's audio */
+    unsigned wait_tries;          /* stream_tries_ended when it came */
+    uint64_t wait_until_ms;       /* monotonic: then it gets its 503 */
+    struct listener *wait_next, **wait_prev;
     struct icy_framer framer;
 } listener;
 
@@ -97,6 +104,11 @@ struct stream_slot {
     struct icy_title title;
     char title_text[TITLE_MAX + 1];   /* the same title, for the status */
     fdnode *fdn;
+    listener *waiters;            /* requests waiting for the device, oldest first */
+    listener **waiters_end;
+    int wait_fd;                  /* a timerfd: the oldest waiter's wait is over */
+    fdnode *wait_fdn;
+    uint64_t wait_timer_ms;       /* when it is set to fire; 0: not set */
     server *srv;
     int plugin_id;                /* this module's slot in lighttpd's arrays */
     uint64_t ring_end;            /* where the last tick found the ring's end */
@@ -203,6 +215,8 @@ static stream_table * table_configure(server * const srv, plugin_data * const p,
     for (uint32_t i = 0; i < a->used; ++i) {
         stream_slot * const slot = &p->slots[p->nslots++];
         slot->srv = srv;
+        slot->waiters_end = &slot->waiters;
+        slot->wait_fd = -1;
         slot->plugin_id = p->id;
         ++t->n;
         if (!slot_configure(srv, slot, a->data[i])) return NULL;
@@ -494,6 +508,8 @@ static void listener_end_soon(listener * const l) {
     joblist_append(l->r->con);
 }
 
+static void slot_wake_waiters(stream_slot *slot, uint64_t due_ms);
+
 /* the capture thread wrote the eventfd: new frames or news of the device */
 static handler_t mod_audiostream_wake(void * const ctx, const int revents) {
     stream_slot * const slot = ctx;
@@ -506,6 +522,7 @@ static handler_t mod_audiostream_wake(void * const ctx, const int revents) {
      * a graceful-restart-bg child: it has no capture thread to wake it) */
     if (stream_outage_over(slot->stream) || slot_server_stopping(slot))
         slot_each_listener(slot, listener_end_soon);
+    if (slot->waiters) slot_wake_waiters(slot, 0);   /* live, or a try ended */
     slot_fan_out(slot);
     return HANDLER_FINISHED;
 }
@@ -858,12 +875,142 @@ static int wants_icy(const request_st * const r) {
     return end != v->ptr && n > 0;
 }
 
-/* no audio yet (device absent or busy), or no room: say when to come back */
+/* no audio (the device is absent, busy or mute), or no room: say when to
+ * come back (seconds, at least 1) */
 static handler_t response_unavailable(request_st * const r, const stream_slot * const slot,
+                                      const char * const retry_after,
                                       const char * const text, const size_t len) {
-    header_set(r, CONST_STR_LEN("Retry-After"), RETRY_AFTER);
+    header_set(r, CONST_STR_LEN("Retry-After"), retry_after);
     response_cors(r, slot);   /* a web player may read the status and Retry-After */
     return response_error(r, 503, text, len);
+}
+
+/* the device gave no audio in the wait: back when the capture tries again */
+static handler_t response_device_down(request_st * const r, const stream_slot * const slot) {
+    char secs[16];
+    const unsigned ms = stream_next_try_ms(slot->stream);
+    (void)snprintf(secs, sizeof(secs), "%u", ms > 1000 ? (ms + 999) / 1000 : 1);
+    return response_unavailable(r, slot, secs,
+      CONST_STR_LEN("503 Service Unavailable: the stream has no audio from its device yet\n"));
+}
+
+/* ---- requests waiting for the device ----
+ * A listener that comes while the device is not live (lighttpd has just
+ * started or reloaded and the device is opening; it is lost and being
+ * retried) waits for the outcome of the capture's current or next try, at
+ * most device-wait-ms: audio, and it plays; a failed try or the end of the
+ * wait, and it gets its 503. Players that take a 503 as final then play
+ * through a start, and one that retries at once costs a request per try of
+ * the device, not thousands a second. */
+
+static uint64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void wait_timer_set(stream_slot * const slot, const uint64_t at_ms) {
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec = (time_t)(at_ms / 1000);
+    its.it_value.tv_nsec = (long)(at_ms % 1000) * 1000000L;
+    slot->wait_timer_ms = at_ms;
+    if (0 != timerfd_settime(slot->wait_fd, TFD_TIMER_ABSTIME, &its, NULL))
+        log_perror(slot->srv->errh, __FILE__, __LINE__,
+          "audiostream.streams[\"%s\"]: timerfd_settime", slot->cfg.path);
+}
+
+static void waiter_add(stream_slot * const slot, listener * const l, const uint64_t now) {
+    l->waiting = 1;
+    l->wait_tries = stream_tries_ended(slot->stream);
+    l->wait_until_ms = now + slot->cfg.device_wait_ms;
+    l->wait_next = NULL;
+    l->wait_prev = slot->waiters_end;
+    *slot->waiters_end = l;
+    slot->waiters_end = &l->wait_next;
+    if (0 == slot->wait_timer_ms) wait_timer_set(slot, l->wait_until_ms);
+}
+
+static void waiter_remove(listener * const l) {
+    if (!l->waiting) return;
+    if (l->wait_next) l->wait_next->wait_prev = l->wait_prev;
+    else l->slot->waiters_end = l->wait_prev;
+    *l->wait_prev = l->wait_next;
+    l->waiting = 0;
+}
+
+/* Whether l, a request for a stream whose device is not live, waits on. */
+static int listener_waits(listener * const l) {
+    stream_slot * const slot = l->slot;
+    const uint64_t now = monotonic_ms();
+    if (!l->waiting) {
+        if (0 == slot->cfg.device_wait_ms || slot_server_stopping(slot)) return 0;
+        waiter_add(slot, l, now);
+        return 1;
+    }
+    if (stream_tries_ended(slot->stream) == l->wait_tries && now < l->wait_until_ms
+        && !slot_server_stopping(slot))
+        return 1;
+    waiter_remove(l);
+    return 0;
+}
+
+/* The waiters' turn (the device's news, a stop); with due_ms, only those
+ * whose wait is over by then. Each decides in its own subrequest. */
+static void slot_wake_waiters(stream_slot * const slot, const uint64_t due_ms) {
+    for (listener *l = slot->waiters; l; l = l->wait_next)
+        if (0 == due_ms || l->wait_until_ms <= due_ms) joblist_append(l->r->con);
+}
+
+/* the timerfd fired: the oldest waits are over; set it for the next one */
+static handler_t mod_audiostream_wait_over(void * const ctx, const int revents) {
+    stream_slot * const slot = ctx;
+    uint64_t n;
+    UNUSED(revents);
+    while (read(slot->wait_fd, &n, sizeof(n)) > 0) {}
+    const uint64_t now = monotonic_ms();
+    uint64_t next = 0;
+    slot->wait_timer_ms = 0;
+    slot_wake_waiters(slot, now);
+    for (const listener *l = slot->waiters; l; l = l->wait_next)
+        if (l->wait_until_ms > now && (0 == next || l->wait_until_ms < next))
+            next = l->wait_until_ms;
+    if (next) wait_timer_set(slot, next);
+    return HANDLER_FINISHED;
+}
+
+/* ---- the answer to a stream request ---- */
+
+/* A browser resuming (Range: bytes=N-, N > 0) gets 206 for the bytes from
+ * N on, live; an If-Range names a validator this stream never sent, so it
+ * gets the stream as a whole (RFC 9110 13.1.5). */
+static void response_resume(request_st * const r) {
+    const buffer * const range =
+      http_header_request_get(r, HTTP_HEADER_RANGE, CONST_STR_LEN("Range"));
+    uint64_t first;
+    char value[LIVE_RANGE_VALUE_MAX];
+    if (NULL == range || !live_range_resume(range->ptr, buffer_clen(range), &first)
+        || NULL != http_header_request_get(r, HTTP_HEADER_IF_RANGE, CONST_STR_LEN("If-Range")))
+        return;
+    const int n = live_range_content_range(value, sizeof(value), first);
+    if (n < 0) return;
+    r->http_status = 206;
+    http_header_response_set(r, HTTP_HEADER_CONTENT_RANGE, CONST_STR_LEN("Content-Range"),
+                             value, (uint32_t)n);
+}
+
+/* HTTP/1.1: the stream is delimited by the connection's close, not
+ * chunked, as Icecast and SHOUTcast send it. Players and rippers that
+ * read ICY metadata by counting bytes (streamripper) do not un-chunk, and
+ * an endless response could never free its connection for another
+ * request anyway: it says Connection: close. lighttpd chunks every HTTP/1.1
+ * response of unknown length (response.c, http_response_write_prepare)
+ * unless a Transfer-Encoding header is marked set; the mark, without the
+ * header, makes it send the body as it is. */
+static void response_close_delimited(request_st * const r) {
+    if (r->http_version != HTTP_VERSION_1_1) return;
+    r->keep_alive = 0;
+    r->resp_htags |= light_bshift(HTTP_HEADER_TRANSFER_ENCODING);
 }
 
 /* Loopback and LAN sockets auto-grow their send buffer to megabytes: a
@@ -899,10 +1046,10 @@ static void listener_join(listener * const l) {
 static handler_t response_start(request_st * const r, listener * const l, const int plugin_id) {
     const stream_slot * const slot = l->slot;
     if (!stream_is_live(slot->stream))
-        return response_unavailable(r, slot,
-          CONST_STR_LEN("503 Service Unavailable: the stream has no audio from its device yet\n"));
+        return listener_waits(l) ? HANDLER_WAIT_FOR_EVENT : response_device_down(r, slot);
+    waiter_remove(l);
     if (slot->cfg.max_listeners && slot->fan.nlisteners >= slot->cfg.max_listeners)
-        return response_unavailable(r, slot,
+        return response_unavailable(r, slot, FULL_RETRY_AFTER,
           CONST_STR_LEN("503 Service Unavailable: the stream has all the listeners it takes\n"));
     if (r->http_version == HTTP_VERSION_2 && r->http_method == HTTP_METHOD_GET
         && connection_audio_streams(r->con, plugin_id) >= H2_AUDIO_STREAMS_MAX) {
@@ -912,6 +1059,7 @@ static handler_t response_start(request_st * const r, listener * const l, const 
     }
     l->icy = wants_icy(r) && icy_framer_init(&l->framer, slot->cfg.metaint) == 0;
     r->http_status = 200;
+    response_resume(r);
     response_headers(r, l);
     if (r->http_method == HTTP_METHOD_HEAD) {
         r->resp_body_finished = 1;
@@ -921,6 +1069,7 @@ static handler_t response_start(request_st * const r, listener * const l, const 
      * server.stream-response-body says (a per-request copy) */
     r->resp_body_started = 1;
     r->conf.stream_response_body |= FDEVENT_STREAM_RESPONSE;
+    response_close_delimited(r);
     listener_cap_sndbuf(r, slot);
     listener_join(l);
     return HANDLER_WAIT_FOR_EVENT;
@@ -970,6 +1119,7 @@ REQUEST_FUNC(mod_audiostream_request_reset) {
     r->plugin_ctx[p->id] = NULL;
     listener_count(l, 0);
     listener_unlink(l);
+    waiter_remove(l);
     free(l);
     return HANDLER_GO_ON;
 }
@@ -1007,8 +1157,10 @@ TRIGGER_FUNC(mod_audiostream_trigger) {
     plugin_data * const p = p_d;
     void (* const fn)(listener *) =
       srv->sockets_disabled < 2 ? listener_end_if_gone : listener_end_soon;
-    for (uint32_t i = 0; i < p->nslots; ++i)
+    for (uint32_t i = 0; i < p->nslots; ++i) {
         slot_each_listener(&p->slots[i], fn);
+        if (srv->sockets_disabled >= 2) slot_wake_waiters(&p->slots[i], 0);
+    }
     return HANDLER_GO_ON;
 }
 
@@ -1072,6 +1224,14 @@ static int slot_start(server * const srv, stream_slot * const slot) {
     slot->fdn = fdevent_register(srv->ev, stream_wake_fd(slot->stream),
                                  mod_audiostream_wake, slot);
     fdevent_fdnode_event_set(srv->ev, slot->fdn, FDEVENT_IN);
+    slot->wait_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (slot->wait_fd < 0) {
+        log_perror(srv->errh, __FILE__, __LINE__,
+          "audiostream.streams[\"%s\"]: timerfd_create", slot->cfg.path);
+        return 0;
+    }
+    slot->wait_fdn = fdevent_register(srv->ev, slot->wait_fd, mod_audiostream_wait_over, slot);
+    fdevent_fdnode_event_set(srv->ev, slot->wait_fdn, FDEVENT_IN);
     return 1;
 }
 
@@ -1093,6 +1253,7 @@ SERVER_FUNC(mod_audiostream_worker_init) {
  * so only the module's own lists are touched */
 static void listener_discard(listener * const l) {
     listener_unlink(l);
+    waiter_remove(l);
     free(l);
 }
 
@@ -1102,8 +1263,19 @@ static void slot_free(stream_slot * const slot, const int owned) {
         fdevent_fdnode_event_del(slot->srv->ev, slot->fdn);
         fdevent_unregister(slot->srv->ev, slot->fdn);
     }
+    if (slot->wait_fdn) {
+        fdevent_fdnode_event_del(slot->srv->ev, slot->wait_fdn);
+        fdevent_unregister(slot->srv->ev, slot->wait_fdn);
+    }
+    if (slot->wait_fd >= 0) close(slot->wait_fd);
     /* HTTP/2 streams still open at exit are not reset by lighttpd */
     slot_each_listener(slot, listener_discard);
+    for (listener *l = slot->waiters, *next; l; l = next) {   /* and those waiting */
+        next = l->wait_next;
+        l->waiting = 0;        /* the list goes as a whole */
+        listener_discard(l);
+    }
+    slot->waiters = NULL;
     fanout_free(&slot->fan);
     /* only the process that started a capture thread can join it; in
      * another (a graceful-restart-bg child) the thread does not exist */

@@ -53,6 +53,11 @@ struct capture {
     int thread_running;
     atomic_int live;
     atomic_ulong overruns;
+    /* for listeners that find the device not live: how many tries at it
+     * have ended (a failed open, or an open that ended), and when the next
+     * begins (monotonic ns, 0 while one is under way); set before the count */
+    atomic_uint tries_ended;
+    atomic_ullong next_try_ns;
 
     pthread_mutex_t lock;       /* guards stop */
     pthread_cond_t stop_cond;   /* ends a back-off sleep (a stop), or an idle nap (a listener) */
@@ -94,6 +99,13 @@ static void wake(struct stream *s)
     const uint64_t one = 1;
     /* EAGAIN means the counter is already set: the loop will wake anyway */
     if (write(s->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) return;
+}
+
+/* news of the device for the loop of every stream on the capture (a
+ * message wakes the first stream's only) */
+static void wake_all(struct capture *cap)
+{
+    for (struct stream *s = cap->streams; s; s = s->next) wake(s);
 }
 
 static void post_message(struct stream *s, const char *msg)
@@ -361,6 +373,17 @@ static void capture_live(struct capture *cap, unsigned period)
     atomic_store(&cap->live, 1);               /* before the news: the loop may act on it */
     report(cap, "capturing %u Hz, %u channel(s), period %u frames",
            cap->rate, cap->channels, period);
+    wake_all(cap);                             /* listeners waiting for it */
+}
+
+/* A try at the device ended without audio, or its audio ended: the next
+ * is in ms. Listeners waiting for the try are told (wake_all), and those
+ * that come later learn when to come back. */
+static void try_ended(struct capture *cap, unsigned ms)
+{
+    atomic_store(&cap->next_try_ns, now_ns() + (uint64_t)ms * 1000000u);
+    atomic_fetch_add(&cap->tries_ended, 1);
+    wake_all(cap);
 }
 
 /* How long an idle thread naps between reads: reads come at least twice a
@@ -463,7 +486,9 @@ static void *capture_main(void *arg)
             cap->outage_since = cap->silence_due = now_ns();   /* it had audio: now lost */
         }
         if (stopping(cap)) break;
+        try_ended(cap, backoff);
         outage_wait(cap, b, backoff);
+        atomic_store(&cap->next_try_ns, 0);    /* trying now */
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
     buffers_free(cap, b);
@@ -762,4 +787,11 @@ struct ring *stream_ring(struct stream *s) { return &s->ring; }
 const struct stream_config *stream_settings(const struct stream *s) { return s->cfg; }
 int stream_is_live(const struct stream *s) { return atomic_load(&s->cap->live); }
 unsigned long stream_overruns(const struct stream *s) { return atomic_load(&s->cap->overruns); }
+unsigned stream_tries_ended(const struct stream *s) { return atomic_load(&s->cap->tries_ended); }
+
+unsigned stream_next_try_ms(const struct stream *s)
+{
+    const uint64_t at = atomic_load(&s->cap->next_try_ns), now = now_ns();
+    return at > now ? (unsigned)((at - now + 999999u) / 1000000u) : 0;
+}
 int stream_outage_over(const struct stream *s) { return atomic_load(&s->outage_over); }

@@ -70,6 +70,13 @@ int stream_is_live(const struct stream *s);
  * fed silence till then, are to be closed. The thread wakes the loop when it
  * turns true; it turns false when the device opens again. */
 int stream_outage_over(const struct stream *s);
+/* For a listener that finds the device not live: how many tries at the
+ * device have ended without audio or with its loss (it grows when one more
+ * has, and the thread wakes the loop of every stream on the capture then,
+ * and when the device goes live); and the ms until the next try begins (0
+ * while one is under way or the device is live). */
+unsigned stream_tries_ended(const struct stream *s);
+unsigned stream_next_try_ms(const struct stream *s);
 /* Overruns of the device: counted once per capture, seen by each stream. */
 unsigned long stream_overruns(const struct stream *s);
 

@@ -116,6 +116,11 @@ static int valid_outage_ms(unsigned long long v)
     return v <= 3600000;
 }
 
+static int valid_device_wait_ms(unsigned long long v)
+{
+    return v <= 60000;
+}
+
 static int valid_metaint(unsigned long long v)
 {
     return v >= ICY_METAINT_MIN && v <= ICY_METAINT_MAX;
@@ -146,6 +151,8 @@ static const struct setting settings[] = {
     INT("max-listeners", max_listeners, valid_max_listeners, "0 (no limit) to 1000000"),
     INT("outage-ms", outage_ms, valid_outage_ms,
         "0 (close listeners at once) to 3600000 (ms listeners get silence while the device is lost)"),
+    INT("device-wait-ms", device_wait_ms, valid_device_wait_ms,
+        "0 (503 at once) to 60000 (ms a new listener waits for a device that is not live)"),
     STR("name", name, valid_text, TEXT_ALLOWED),
     STR("description", description, valid_text, TEXT_ALLOWED),
     STR("genre", genre, valid_text, TEXT_ALLOWED),
@@ -189,6 +196,7 @@ int stream_config_init(struct stream_config *c, const char *path, char *err, siz
     c->slow_listener = strdup("skip");
     c->max_listeners = 0;
     c->outage_ms = 10000;
+    c->device_wait_ms = 3000;
     c->name = strdup("");
     c->description = strdup("");
     c->genre = strdup("");

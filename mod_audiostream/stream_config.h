@@ -20,6 +20,7 @@ struct stream_config {
     char *slow_listener;        /* past queue_ms: "skip" to live or "drop" */
     unsigned max_listeners;     /* 0: no limit */
     unsigned outage_ms; /* how long listeners hear silence while the device is lost */
+    unsigned device_wait_ms;    /* how long a new listener waits for a device not live */
     char *name, *description, *genre, *url;  /* icy-* headers; "" not sent */
     unsigned public_;           /* icy-pub */
     unsigned metaint;           /* audio bytes between ICY metadata blocks */

@@ -38,6 +38,10 @@ packages=(
     lighttpd-mod-openssl openssl nginx icecast2
     # tests of HTTP/2 clients that misbehave (test/hardening.sh): hyper-h2
     python3-h2
+    # tests of players across restarts and resumes (test/resume.sh): a ripper
+    # that reads ICY metadata without un-chunking, a player that retries a 503
+    # at once
+    streamripper mplayer
 )
 [ "${1:-}" = --bench ] && packages+=(lame libmpg123-dev)
 missing=()

@@ -51,6 +51,8 @@ pcm.gone997 { type testtone frequency 997 present_file "$WORK/present-gone" }
 pcm.zero997 { type testtone frequency 997 present_file "$WORK/present-zero" }
 pcm.stall997 { type testtone frequency 997 stall_file "$WORK/stall-flag" }
 pcm.overrun997 { type testtone frequency 997 stall_after_ms 4000 stall_ms 800 }
+pcm.slowstart997 { type testtone frequency 997 start_delay_ms 700 }
+pcm.slowstart440 { type testtone frequency 440 start_delay_ms 700 }
 EOF
     export ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf:$WORK/asound.conf
     NEXT_PORT=$((20000 + ($$ % 500) * 20))

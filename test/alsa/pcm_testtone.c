@@ -12,7 +12,9 @@
  * Config keys: frequency (Hz, default 997), amplitude (0..1, default 0.5),
  * file (raw S16_LE interleaved, looped, replaces the sine), present_file
  * (open fails with -ENODEV while it is missing), fail_after_ms (card vanishes),
- * stall_after_ms + stall_ms (clock stops, then jumps ahead).
+ * stall_after_ms + stall_ms (clock stops, then jumps ahead), start_delay_ms
+ * (each start delivers its first frame that long after it, as a USB or
+ * Bluetooth source whose clock takes time to lock; nothing comes meanwhile).
  * fail_after_ms and stall_after_ms count from the first start of the handle.
  *
  * Device faults, for tests of how a reader survives them:
@@ -97,7 +99,7 @@ struct testtone {
 	struct testtone *busy_next;
 	unsigned char *file;	/* raw S16_LE interleaved samples, or NULL */
 	size_t file_bytes;
-	uint64_t fail_after_ns, stall_after_ns, stall_ns;
+	uint64_t fail_after_ns, stall_after_ns, stall_ns, start_delay_ns;
 	int fail_err;		/* -ENODEV or -EIO: the error once the card is gone */
 	char *present;		/* present_file, or NULL */
 	char *stall_file;	/* stall_file, or NULL */
@@ -231,17 +233,17 @@ static int tt_start(snd_pcm_ioplug_t *io)
 		tt->started = 1;
 		tt->t_first = now;
 	}
-	tt->t0 = now;
+	tt->t0 = now + tt->start_delay_ns;	/* the run's frame 0 */
 	tt->hw = 0;
 	file_stall(tt, now);	/* a stall_file that exists stalls from here */
 	/* Resume with the phase the signal has in real time (lost samples). */
-	tt->base = frames_in(now - tt->t_first, io->rate);
+	tt->base = frames_in(tt->t0 - tt->t_first, io->rate);
 	/* Round up: at each tick at least one more whole period exists. */
 	interval = (io->period_size * NSEC_PER_SEC + io->rate - 1) / io->rate;
 	tt->interval = interval;
 	tt->running = 1;
 	unhold(tt);
-	return arm_timer(tt, now + interval, interval);
+	return arm_timer(tt, tt->t0 + interval, interval);
 }
 
 static int tt_stop(snd_pcm_ioplug_t *io)
@@ -679,6 +681,8 @@ static int parse_conf(struct testtone *tt, snd_config_t *conf, const char **file
 			err = get_ms(n, &tt->stall_after_ns);
 		else if (!strcmp(id, "stall_ms"))
 			err = get_ms(n, &tt->stall_ns);
+		else if (!strcmp(id, "start_delay_ms"))
+			err = get_ms(n, &tt->start_delay_ns);
 		else if (!strcmp(id, "stall_file"))
 			err = snd_config_get_string(n, stall);
 		else if (!strcmp(id, "fail_errno"))

@@ -364,6 +364,51 @@ static void test_outage(void)
     stream_config_free(&cfg);
 }
 
+/* until s's wake fd is readable, at most secs; drains it */
+static int woken(struct stream *s, double secs)
+{
+    struct pollfd pfd = { .fd = stream_wake_fd(s), .events = POLLIN };
+    const int ready = poll(&pfd, 1, (int)(secs * 1000)) == 1;
+    if (ready) stream_drain_wake(s);
+    return ready;
+}
+
+/* An absent device, for listeners waiting on it: each failed try raises
+ * the count of tries by one, wakes every stream of the capture (the second
+ * gets no message, only the wake-up) and announces the next try in the
+ * back-off's ms (250, 500, 1000); once the device is there, it goes live
+ * with a wake-up of both, and no try is announced. */
+static void test_tries(void)
+{
+    char err[512];
+    struct stream_config ca, cb;
+    config(&ca, "/a", FAILING, 2, 128);
+    config(&cb, "/b", FAILING, 1, 64);
+    struct stream *a = new_stream(&ca), *b = new_stream(&cb);
+    assert(stream_share_capture(b, a, err, sizeof(err)) == 0);
+    unlink(present_path);
+    assert(stream_tries_ended(a) == 0 && stream_next_try_ms(a) == 0);
+    assert(stream_start(a, err, sizeof(err)) == 0);
+    const unsigned backoff[] = { 250, 500, 1000 };
+    for (unsigned i = 0; i < 3; ++i) {
+        const double end = now() + 2;
+        while (stream_tries_ended(b) < i + 1 && now() < end) (void)woken(b, 0.5);
+        const unsigned tries = stream_tries_ended(b), next = stream_next_try_ms(b);
+        printf("test_stream: try %u ended, the next in %u ms\n", tries, next);
+        assert(tries == i + 1 && stream_tries_ended(a) == tries);
+        assert(next <= backoff[i] && next + 150 >= backoff[i]);
+    }
+    assert(fclose(fopen(present_path, "w")) == 0);
+    const double end = now() + 3;
+    while (!stream_is_live(b) && now() < end) (void)woken(b, 0.5);
+    assert(stream_is_live(a) && stream_next_try_ms(a) == 0);
+    stream_free(b);
+    stream_free(a);
+    unlink(present_path);
+    stream_config_free(&cb);
+    stream_config_free(&ca);
+}
+
 /* With no listener the thread naps 250 ms between reads; a first listener
  * ends the nap, so its first new frame comes within a period or two, not
  * after the rest of the nap. Tried at ten points of the nap: without the
@@ -445,6 +490,7 @@ int main(int argc, char **argv)
     test_shared(secs);
     test_free_order();
     test_outage();
+    test_tries();
     test_idle_wake(argv[1]);
     unlink(conf);
     printf("test_stream: ok\n");

@@ -30,6 +30,7 @@ static void test_defaults(void)
     assert(c.burst_ms == 1000 && c.queue_ms == 5000 && strcmp(c.slow_listener, "skip") == 0);
     assert(c.max_listeners == 0 && c.public_ == 0 && c.metaint == 16000);
     assert(c.outage_ms == 10000);
+    assert(c.device_wait_ms == 3000);
     assert(!*c.name && !*c.description && !*c.genre && !*c.url && !*c.title);
     assert(strcmp(c.cors_origin, "*") == 0);
     assert(stream_config_check(&c, err, sizeof(err)) == 0);
@@ -98,6 +99,8 @@ static void test_listener_keys(void)
     assert(set_int(&c, "max-listeners", 100) == 0 && c.max_listeners == 100);
     assert(set_int(&c, "outage-ms", 0) == 0 && c.outage_ms == 0);
     assert(set_int(&c, "outage-ms", 3600000) == 0 && c.outage_ms == 3600000);
+    assert(set_int(&c, "device-wait-ms", 0) == 0 && c.device_wait_ms == 0);
+    assert(set_int(&c, "device-wait-ms", 60000) == 0 && c.device_wait_ms == 60000);
     assert(set_str(&c, "name", "Radio \xC3\xA9t\xC3\xA9") == 0);        /* UTF-8 */
     assert(set_str(&c, "name", "") == 0 && !*c.name);               /* "" is "not sent" */
     assert(set_str(&c, "url", "https://radio.example/") == 0);
@@ -111,6 +114,7 @@ static void test_listener_keys(void)
     expect_refused(set_str(&c, "slow-listener", "kick"), "\"slow-listener\"", "kick");
     expect_refused(set_int(&c, "max-listeners", -1), "\"max-listeners\"", "-1");
     expect_refused(set_int(&c, "outage-ms", 3600001), "\"outage-ms\"", "3600001");
+    expect_refused(set_int(&c, "device-wait-ms", 60001), "\"device-wait-ms\"", "60001");
     expect_refused(set_str(&c, "name", "Evil\r\nSet-Cookie: x=1"), "\"name\"", NULL);
     expect_refused(set_str(&c, "genre", "Latin-1 \xE9"), "\"genre\"", NULL);
     expect_refused(set_int(&c, "public", 2), "\"public\"", "2");

@@ -1,0 +1,197 @@
+# shellcheck shell=bash
+# Integration tests of players riding through starts, restarts and resumes
+# (issue 14), sourced by test/integration.sh: a browser's resume (Range:
+# bytes=N-) gets 206 from live; HTTP/1.1 streams are delimited by the close,
+# not chunked, so that streamripper rips them; a listener that comes while
+# the device opens waits for its audio instead of getting a 503; one that
+# comes while it is down is held until the capture's next try, and its 503
+# says when the one after is. resume_tests lists them. The devices are
+# defined in setup_work (test/lib.sh); the Chromium resume is in players.sh.
+resume_tests=()
+
+# A resume: Range: bytes=N- (N > 0) gets 206, Content-Range from N with an
+# unknown length, and audio from live, over HTTP/1.1 and HTTP/2, and HEAD
+# says the same without a body; a range from the start (ffmpeg, Liquidsoap,
+# Firefox), a closed one, or one under an If-Range gets 200 and the stream.
+resume_tests+=(test_resume_range)
+test_resume_range() {
+    start_server resume-range "$MODULES
+$STREAM_997" || { fail "resume: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "resume: stream never went live"; stop_server; return; }
+    local why=$DIR/why range='bytes 160000-1000000159999/*'
+    listen "$DIR/h11" "$URL/live.mp3" 3 --http1.1 -H 'Range: bytes=160000-'
+    listen "$DIR/h2" "$URL/live.mp3" 3 --http2-prior-knowledge -H 'Range: bytes=160000-'
+    raw_request "$DIR/head" 'HEAD /live.mp3 HTTP/1.1\r\nHost: x\r\nRange: bytes=160000-\r\nConnection: close\r\n\r\n'
+    { expect_status "$DIR/h11" "HTTP/1.1 206 Partial Content"
+      expect_header "$DIR/h11" content-range "$range"
+      expect_status "$DIR/h2" "HTTP/2 206"
+      expect_header "$DIR/h2" content-range "$range"
+      local o
+      for o in h11 h2; do
+          expect_header "$DIR/$o" content-type audio/mpeg
+          expect_no_header "$DIR/$o" content-length
+          decode_check "$DIR/$o" 997 1500
+      done
+      expect_status "$DIR/head" "HTTP/1.1 206 Partial Content"
+      expect_header "$DIR/head" content-range "$range"
+      [ ! -s "$DIR/head.body" ] || echo "HEAD has a body of $(stat -c %s "$DIR/head.body") bytes"; } > "$why"
+    verdict "resume: Range: bytes=160000- gets 206, Content-Range '$range' and the live tone (HTTP/1.1, 2; HEAD alike)" "$why"
+
+    local name
+    listen "$DIR/from0" "$URL/live.mp3" 2 -H 'Range: bytes=0-'
+    listen "$DIR/closed" "$URL/live.mp3" 2 -H 'Range: bytes=160000-160099'
+    listen "$DIR/ifrange" "$URL/live.mp3" 2 -H 'Range: bytes=160000-' -H 'If-Range: "x"'
+    { for name in from0 closed ifrange; do
+          expect_status "$DIR/$name" "HTTP/1.1 200 OK"
+          expect_no_header "$DIR/$name" content-range
+          decode_check "$DIR/$name" 997 1000 | sed "s/^/$name: /"
+      done; } > "$why"
+    verdict "resume: bytes=0-, a closed range and an If-Range get 200 and the stream, no Content-Range" "$why"
+    stop_server
+    sanitizer_reports "resume: Range"
+}
+
+# HTTP/1.1 with Icy-MetaData: 1, as streamripper asks: no chunking (the
+# body is the ICY framing itself, delimited by the close: Connection:
+# close); then streamripper itself rips 8 s of it with the title.
+resume_tests+=(test_close_delimited_icy)
+test_close_delimited_icy() {
+    local title="Ripped - Live at 7"
+    start_server close-delimited "$MODULES
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"title\" => \"$title\" ) )" \
+        || { fail "close-delimited: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "close-delimited: stream never went live"; stop_server; return; }
+    local why=$DIR/why metaint
+    # raw bytes: what a client that does not un-chunk sees
+    listen "$DIR/icy" "$URL/live.mp3" 3 --http1.1 --raw -H 'Icy-MetaData: 1'
+    listen "$DIR/plain" "$URL/live.mp3" 3 --http1.1 --raw
+    metaint=$(header "$DIR/icy" icy-metaint)
+    { for o in icy plain; do
+          expect_status "$DIR/$o" "HTTP/1.1 200 OK"
+          expect_no_header "$DIR/$o" transfer-encoding
+          expect_no_header "$DIR/$o" content-length
+          expect_header "$DIR/$o" connection close
+      done
+      "$TOOLS/icycheck" "$metaint" "$DIR/icy.mp3" "$DIR/icy-audio.mp3" > "$DIR/icy.blocks" 2>&1 \
+          || echo "icycheck: $(tail -3 "$DIR/icy.blocks")"
+      grep -qF "text=StreamTitle='$title';" "$DIR/icy.blocks" || echo "no block with the title: $(head -3 "$DIR/icy.blocks")"
+      cp "$DIR/icy-audio.mp3" "$DIR/icy-a.mp3"; decode_check "$DIR/icy-a" 997 2000
+      decode_check "$DIR/plain" 997 2000; } > "$why"
+    verdict "close-delimited: HTTP/1.1 streams are not chunked (Connection: close); the ICY blocks sit every icy-metaint ($metaint) bytes of the raw body" "$why"
+
+    echo "# $(player_version streamripper)"
+    mkdir -p "$DIR/rip"
+    (cd "$DIR/rip" && timeout 30 streamripper "$URL/live.mp3" -d "$DIR/rip" -s -a live.mp3 -l 8 \
+        > "$DIR/streamripper.out" 2>&1); local rc=$?
+    tr '\r' '\n' < "$DIR/streamripper.out" > "$DIR/streamripper.log"
+    { [ "$rc" = 0 ] || echo "streamripper exit $rc: $(tail -3 "$DIR/streamripper.log")"
+      grep -i 'error' "$DIR/streamripper.log" | head -3
+      grep -qF "$title" "$DIR/streamripper.log" || echo "streamripper did not show the title: $(tail -3 "$DIR/streamripper.log")"
+      cp "$DIR/rip/live.mp3" "$DIR/ripped.mp3" 2>/dev/null || echo "no file live.mp3 ripped: $(ls "$DIR/rip")"
+      decode_check "$DIR/ripped" 997 6000; } > "$why"
+    verdict "close-delimited: streamripper $(dpkg-query -W -f='${Version}' streamripper 2>/dev/null) rips 8 s: no error, the title, the tone whole" "$why"
+    stop_server
+    sanitizer_reports "close-delimited"
+}
+
+# A device whose clock takes 700 ms to deliver (slowstart997): listeners
+# that come at once after lighttpd starts (HTTP/1.1, HTTP/2, HEAD) wait for
+# its first audio and play; a stream with "device-wait-ms" => 0 answers 503
+# at once, as before the wait existed.
+resume_tests+=(test_wait_while_opening)
+test_wait_while_opening() {
+    START_WAIT_TENTHS=50 start_server wait-opening "$MODULES
+audiostream.streams = (
+  \"/live.mp3\" => ( \"device\" => \"slowstart997\" ),
+  \"/nowait.mp3\" => ( \"device\" => \"slowstart440\", \"device-wait-ms\" => 0 ),
+)" || { fail "wait while opening: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    local why=$DIR/why pids=() t0
+    t0=$(now_ms)
+    listen "$DIR/h11" "$URL/live.mp3" 4 --http1.1 & pids+=($!)
+    listen "$DIR/h2" "$URL/live.mp3" 4 --http2-prior-knowledge & pids+=($!)
+    request "$DIR/head" "$URL/live.mp3" -I & pids+=($!)
+    request "$DIR/nowait" "$URL/nowait.mp3" & pids+=($!)
+    wait "${pids[@]}"
+    { expect_status "$DIR/h11" "HTTP/1.1 200 OK"
+      expect_status "$DIR/h2" "HTTP/2 200"
+      expect_status "$DIR/head" "HTTP/1.1 200 OK"
+      decode_check "$DIR/h11" 997 2000 | sed 's/^/HTTP\/1.1: /'
+      decode_check "$DIR/h2" 997 2000 | sed 's/^/HTTP\/2: /'
+      expect_status "$DIR/nowait" "HTTP/1.1 503 Service Unavailable"
+      [ "$(header "$DIR/nowait" retry-after)" = 1 ] \
+          || echo "nowait: Retry-After '$(header "$DIR/nowait" retry-after)', want 1 (the device is being opened)"; } > "$why"
+    verdict "wait while opening: listeners that come at once after the start (HTTP/1.1, 2, HEAD) wait for the device and play; device-wait-ms 0 gives 503 at once" "$why"
+    stop_server
+    sanitizer_reports "wait while opening"
+}
+
+# timed_request OUT URL [curl options...]: request, and the ms it took into
+# OUT.ms
+timed_request() {
+    local out=$1 t0; shift
+    t0=$(now_ms)
+    REQUEST_SECS=15 request "$out" "$@"
+    echo $(( $(now_ms) - t0 )) > "$out.ms"
+}
+
+# An absent device (unplugged): tries at it 0.25, 0.5, 1, 2, 4 then every
+# 5 s apart. A request is held until the next try has failed, then gets
+# 503 with a Retry-After of the seconds to the one after, which the next
+# request's hold confirms ("device-wait-ms" => 10000: no cap on the hold).
+# With the default wait, a client that retries at once (curl in a loop,
+# mplayer -loop 0) makes a few requests in 6 s, not thousands; a stop
+# answers the held requests at once.
+resume_tests+=(test_wait_device_down)
+test_wait_device_down() {
+    rm -f "$WORK/plugged"
+    start_server wait-down "server.modules += ( \"mod_accesslog\" )
+accesslog.filename = \"|exec cat > $WORK/wait-down/access.log\"
+accesslog.format = \"%s %r\"
+$MODULES
+audiostream.streams = (
+  \"/long.mp3\" => ( \"device\" => \"unplugged\", \"device-wait-ms\" => 10000 ),
+  \"/live.mp3\" => ( \"device\" => \"unplugged\" ),
+)" || { fail "device down: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    local why=$DIR/why ra held
+    sleep 4   # past the tries at 0, 0.25, 0.75 and 1.75 s: 2 s apart and more
+    timed_request "$DIR/a" "$URL/long.mp3"
+    timed_request "$DIR/b" "$URL/long.mp3"
+    ra=$(header "$DIR/a" retry-after); held=$(cat "$DIR/b.ms")
+    { expect_status "$DIR/a" "HTTP/1.1 503 Service Unavailable"
+      expect_status "$DIR/b" "HTTP/1.1 503 Service Unavailable"
+      grep -q 'no audio from its device' "$DIR/a.body" || echo "a: body '$(cat "$DIR/a.body")'"
+      [ "$(cat "$DIR/a.ms")" -le 5200 ] || echo "a: held $(cat "$DIR/a.ms") ms, more than a try's interval (5 s)"
+      case $ra in [2-5]) ;; *) echo "a: Retry-After '$ra', want the 2-5 s to the next try" ;; esac
+      # the next try comes at most a second before Retry-After says (it is
+      # rounded up), and not after it
+      [ -n "$ra" ] && [ "$held" -le $((ra * 1000 + 300)) ] && [ "$held" -ge $((ra * 1000 - 1200)) ] \
+          || echo "b: held $held ms, but a's Retry-After said $ra s"; } > "$why"
+    verdict "device down: a request is held until the next try fails (a: $(cat "$DIR/a.ms") ms), its 503's Retry-After ($ra s) is when the one after comes (b held $held ms)" "$why"
+
+    # a client that retries at once, for 6 s: curl in a loop, and mplayer
+    local t_end n_curl n_mplayer
+    t_end=$(( $(now_ms) + 6000 ))
+    while [ "$(now_ms)" -lt "$t_end" ]; do curl -s -o /dev/null --max-time 6 "$URL/live.mp3?curl"; done
+    n_curl=$(grep -c 'GET /live.mp3?curl ' "$DIR/access.log")
+    echo "# $(player_version mplayer)"
+    timeout 6 mplayer -really-quiet -nolirc -noconfig all -vo null -ao null -loop 0 "$URL/live.mp3?mplayer" \
+        > "$DIR/mplayer.out" 2>&1 < /dev/null
+    n_mplayer=$(grep -c 'GET /live.mp3?mplayer ' "$DIR/access.log")
+    { [ "$n_curl" -ge 2 ] && [ "$n_curl" -le 12 ] || echo "curl in a loop made $n_curl requests in 6 s, want 2-12"
+      [ "$n_mplayer" -ge 1 ] && [ "$n_mplayer" -le 12 ] || echo "mplayer -loop 0 made $n_mplayer requests in 6 s, want 1-12"
+      grep -vE '^503 ' "$DIR/access.log" | head -3 | sed 's/^/not a 503: /'; } > "$why"
+    verdict "device down: a client retrying at once costs a request per try: curl in a loop $n_curl, mplayer -loop 0 $n_mplayer requests in 6 s" "$why"
+
+    # held requests (HTTP/1.1 and HTTP/2) when lighttpd is told to stop
+    local pids=()
+    timed_request "$DIR/s1" "$URL/long.mp3" & pids+=($!)
+    timed_request "$DIR/s2" "$URL/long.mp3" --http2-prior-knowledge & pids+=($!)
+    sleep 0.5
+    stop_server
+    wait "${pids[@]}"
+    { [ "$STOP_MS" -le 2000 ] || echo "lighttpd took $STOP_MS ms to stop with two held requests"
+      [ "$(cat "$DIR/s1.ms")" -le 2500 ] || echo "the held HTTP/1.1 request ended after $(cat "$DIR/s1.ms") ms"
+      [ "$(cat "$DIR/s2.ms")" -le 2500 ] || echo "the held HTTP/2 request ended after $(cat "$DIR/s2.ms") ms"; } > "$why"
+    verdict "device down: held requests end with the server's stop ($STOP_MS ms)" "$why"
+    sanitizer_reports "device down"
+}
