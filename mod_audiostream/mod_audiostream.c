@@ -465,7 +465,8 @@ static void listener_unlink(listener * const l) {
      * whether its last connection has gone only when its loop wakes, and
      * otherwise sleeps up to a second in its poll after the last stream
      * ended. */
-    if (l->slot->fan.nlisteners == 0 && l->slot->stream && !slot_server_stopping(l->slot))
+    if (l->slot->fan.nlisteners == 0 && !l->slot->waiters && l->slot->stream
+        && !slot_server_stopping(l->slot))
         stream_wake_on_frames(l->slot->stream, 0);
 }
 
@@ -502,11 +503,22 @@ static void slot_each_listener(stream_slot * const slot, void (*fn)(listener *))
     }
 }
 
-static void listener_end_soon(listener * const l) {
+static void listener_end_soon(listener * const l, const enum listener_end how) {
     if (l->ending) return;
-    l->ending = END_FINISH;
+    l->ending = (unsigned char)how;
     joblist_append(l->r->con);
 }
+
+/* The device stayed away past outage-ms: the stream is over, and says so
+ * (the last chunk, END_STREAM). */
+static void listener_finish_soon(listener * const l) { listener_end_soon(l, END_FINISH); }
+
+/* lighttpd stops or restarts: the response is cut (no last chunk; HTTP/2:
+ * the stream reset), which players and browsers take for a broken
+ * connection and reconnect, to the restarted server; a response that ended
+ * properly would be taken for the end of the stream (Chromium's <audio>
+ * fires "ended" and stays silent). */
+static void listener_cut_soon(listener * const l) { listener_end_soon(l, END_DROP); }
 
 static void slot_wake_waiters(stream_slot *slot, uint64_t due_ms);
 
@@ -520,8 +532,8 @@ static handler_t mod_audiostream_wake(void * const ctx, const int revents) {
      * lighttpd stops gracefully: end the streams at this frame rather than
      * at the next second's tick (mod_audiostream_trigger, which remains for
      * a graceful-restart-bg child: it has no capture thread to wake it) */
-    if (stream_outage_over(slot->stream) || slot_server_stopping(slot))
-        slot_each_listener(slot, listener_end_soon);
+    if (slot_server_stopping(slot)) slot_each_listener(slot, listener_cut_soon);
+    else if (stream_outage_over(slot->stream)) slot_each_listener(slot, listener_finish_soon);
     if (slot->waiters) slot_wake_waiters(slot, 0);   /* live, or a try ended */
     slot_fan_out(slot);
     return HANDLER_FINISHED;
@@ -901,7 +913,12 @@ static handler_t response_device_down(request_st * const r, const stream_slot * 
  * most device-wait-ms: audio, and it plays; a failed try or the end of the
  * wait, and it gets its 503. Players that take a 503 as final then play
  * through a start, and one that retries at once costs a request per try of
- * the device, not thousands a second. */
+ * the device, not thousands a second. Right after the capture started (a
+ * start, a reload) a listener also waits, within the same bound, until
+ * there is burst-ms of audio to give it: a player reconnecting after a
+ * reload then starts with the buffer every listener starts with, where with
+ * a few frames it would play at the live edge with nothing in hand and
+ * stall again at the first hiccup (Chromium: a second 2 s stall). */
 
 static uint64_t monotonic_ms(void) {
     struct timespec ts;
@@ -921,6 +938,7 @@ static void wait_timer_set(stream_slot * const slot, const uint64_t at_ms) {
 }
 
 static void waiter_add(stream_slot * const slot, listener * const l, const uint64_t now) {
+    if (NULL == slot->waiters) stream_wake_on_frames(slot->stream, 1);   /* for the burst */
     l->waiting = 1;
     l->wait_tries = stream_tries_ended(slot->stream);
     l->wait_until_ms = now + slot->cfg.device_wait_ms;
@@ -937,9 +955,17 @@ static void waiter_remove(listener * const l) {
     else l->slot->waiters_end = l->wait_prev;
     *l->wait_prev = l->wait_next;
     l->waiting = 0;
+    if (NULL == l->slot->waiters && 0 == l->slot->fan.nlisteners)
+        stream_wake_on_frames(l->slot->stream, 0);
 }
 
-/* Whether l, a request for a stream whose device is not live, waits on. */
+/* the stream has audio, and burst-ms of it to start a listener with */
+static int slot_ready(const stream_slot * const slot) {
+    return stream_is_live(slot->stream)
+        && ring_end(stream_ring(slot->stream)) >= (uint64_t)slot->cfg.bitrate * slot->cfg.burst_ms / 8;
+}
+
+/* Whether l, a request for a stream that is not ready, waits on. */
 static int listener_waits(listener * const l) {
     stream_slot * const slot = l->slot;
     const uint64_t now = monotonic_ms();
@@ -999,16 +1025,19 @@ static void response_resume(request_st * const r) {
                              value, (uint32_t)n);
 }
 
-/* HTTP/1.1: the stream is delimited by the connection's close, not
- * chunked, as Icecast and SHOUTcast send it. Players and rippers that
- * read ICY metadata by counting bytes (streamripper) do not un-chunk, and
- * an endless response could never free its connection for another
- * request anyway: it says Connection: close. lighttpd chunks every HTTP/1.1
- * response of unknown length (response.c, http_response_write_prepare)
- * unless a Transfer-Encoding header is marked set; the mark, without the
- * header, makes it send the body as it is. */
-static void response_close_delimited(request_st * const r) {
-    if (r->http_version != HTTP_VERSION_1_1) return;
+/* An HTTP/1.1 request for ICY metadata gets the stream delimited by the
+ * connection's close, not chunked, as Icecast and SHOUTcast send it: the
+ * clients that ask for it count bytes to find the metadata, and some do not
+ * un-chunk (streamripper). Other HTTP/1.1 listeners get it chunked: there a
+ * cut connection (lighttpd restarted, a network blip) lacks the last chunk
+ * and reads as a cut, on which browsers reconnect and resume, where a
+ * close-delimited stream would read as its end. lighttpd chunks every
+ * HTTP/1.1 response of unknown length (response.c,
+ * http_response_write_prepare) unless a Transfer-Encoding header is marked
+ * set; the mark, without the header, makes it send the body as it is, and
+ * Connection: close says how it ends. */
+static void response_close_delimited(request_st * const r, const listener * const l) {
+    if (r->http_version != HTTP_VERSION_1_1 || !l->icy) return;
     r->keep_alive = 0;
     r->resp_htags |= light_bshift(HTTP_HEADER_TRANSFER_ENCODING);
 }
@@ -1045,9 +1074,9 @@ static void listener_join(listener * const l) {
 
 static handler_t response_start(request_st * const r, listener * const l, const int plugin_id) {
     const stream_slot * const slot = l->slot;
-    if (!stream_is_live(slot->stream))
-        return listener_waits(l) ? HANDLER_WAIT_FOR_EVENT : response_device_down(r, slot);
+    if (!slot_ready(slot) && listener_waits(l)) return HANDLER_WAIT_FOR_EVENT;
     waiter_remove(l);
+    if (!stream_is_live(slot->stream)) return response_device_down(r, slot);
     if (slot->cfg.max_listeners && slot->fan.nlisteners >= slot->cfg.max_listeners)
         return response_unavailable(r, slot, FULL_RETRY_AFTER,
           CONST_STR_LEN("503 Service Unavailable: the stream has all the listeners it takes\n"));
@@ -1069,7 +1098,7 @@ static handler_t response_start(request_st * const r, listener * const l, const 
      * server.stream-response-body says (a per-request copy) */
     r->resp_body_started = 1;
     r->conf.stream_response_body |= FDEVENT_STREAM_RESPONSE;
-    response_close_delimited(r);
+    response_close_delimited(r, l);
     listener_cap_sndbuf(r, slot);
     listener_join(l);
     return HANDLER_WAIT_FOR_EVENT;
@@ -1156,7 +1185,7 @@ static void listener_end_if_gone(listener * const l) {
 TRIGGER_FUNC(mod_audiostream_trigger) {
     plugin_data * const p = p_d;
     void (* const fn)(listener *) =
-      srv->sockets_disabled < 2 ? listener_end_if_gone : listener_end_soon;
+      srv->sockets_disabled < 2 ? listener_end_if_gone : listener_cut_soon;
     for (uint32_t i = 0; i < p->nslots; ++i) {
         slot_each_listener(&p->slots[i], fn);
         if (srv->sockets_disabled >= 2) slot_wake_waiters(&p->slots[i], 0);

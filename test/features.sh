@@ -78,7 +78,7 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\" ) )" \
         [ -n "$line" ] || { echo "HTTP/$v: no access log line: $(cat "$DIR/access.log")"; continue; }
         read -r _ _ b o <<< "$line"
         [ "$body" -ge $((BITRATE_BPS * 4)) ] || echo "HTTP/$v: only $body bytes in 4 s"
-        # neither is chunked: %b is the body, give or take what was in flight
+        # 1.1 is chunked: %b also counts the chunk framing, a few bytes a frame
         [ "$b" -ge "$body" ] && [ "$b" -le $((body + body / 50 + 4096)) ] \
             || echo "HTTP/$v: %b $b for a body of $body"
         [ "$o" = $((b + head)) ] || echo "HTTP/$v: %O $o is not %b $b + the $head bytes of headers"

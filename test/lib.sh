@@ -187,6 +187,9 @@ expect_no_header() {
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
+# player_version PACKAGE: name and Debian version of a client, for the log
+player_version() { dpkg-query -W -f='${Package} ${Version}' "$1" 2>/dev/null || echo "$1: not installed"; }
+
 # raw_request OUT TEXT: sends TEXT (a printf format: write \r\n) on a new
 # connection to the server and reads until it closes, at most 3 s; all of
 # it to OUT.raw, the header block to OUT.hdr, what follows it to OUT.body
