@@ -32,7 +32,7 @@ bash "$here/scripts/install-deps.sh"; result "install the packages the suite nee
 unit_tests() { # BUILD_DIR LABEL
     local t
     for t in test_ring test_mp3_frame test_stream_config test_fanout test_icy test_playlist \
-             test_status_json test_admin_query test_live_range; do
+             test_status_json test_admin_query test_live_range test_title_state test_state_file; do
         "$1/test/unit/$t" > /dev/null; result "$2unit: $t" $?
     done
     stream_test "$1" "$2"
