@@ -35,10 +35,13 @@
 #include "live_range.h"
 #include "mp3_frame.h"
 #include "playlist.h"
+#include "state_file.h"
 #include "status_json.h"
 #include "stream.h"
 #include "stream_config.h"
 #include "title.h"
+#include "title_state.h"
+#include "utf8.h"
 
 /* What lighttpd may hold for one listener: below its 64 KiB spill of
  * http_chunk_* data to temp files (http_chunk.c). The rest of a listener's
@@ -103,6 +106,7 @@ struct stream_slot {
     struct fanout fan;
     struct icy_title title;
     char title_text[TITLE_MAX + 1];   /* the same title, for the status */
+    unsigned char title_set;      /* by the admin URL: kept across reloads and restarts */
     fdnode *fdn;
     listener *waiters;            /* requests waiting for the device, oldest first */
     listener **waiters_end;
@@ -123,8 +127,13 @@ typedef struct {
     const buffer *admin_url;      /* audiostream.admin-url; NULL: none */
 } plugin_config;
 
+/* names the memory file that carries the titles across a reload */
+#define TITLES_CARRY_ENV "LIGHTTPD_AUDIOSTREAM_TITLES_FD"
+
 typedef struct {
     PLUGIN_DATA;
+    const buffer *state_file;     /* audiostream.state-file; NULL: none */
+    int titles_fd;                /* the memory file of state_file.h; -1: none */
     plugin_config defaults;       /* the global context's */
     plugin_config conf;           /* this request's, after its conditionals */
     stream_slot *slots;           /* every stream of every context, captured */
@@ -135,7 +144,9 @@ typedef struct {
 } plugin_data;
 
 INIT_FUNC(mod_audiostream_init) {
-    return ck_calloc(1, sizeof(plugin_data));
+    plugin_data * const p = ck_calloc(1, sizeof(plugin_data));
+    p->titles_fd = -1;
+    return p;
 }
 
 /* ---- configuration ---- */
@@ -278,6 +289,8 @@ static void mod_audiostream_merge_config_cpv(plugin_config * const pconf,
       case 2: /* audiostream.admin-url */
         pconf->admin_url = cpv->v.b;
         break;
+      case 3: /* audiostream.state-file: server-wide, in plugin_data */
+        break;
       default:/* should not happen */
         return;
     }
@@ -322,6 +335,9 @@ static int mod_audiostream_value(server * const srv, plugin_data * const p,
             return 0;
         }
         return 1;
+      case 3: /* audiostream.state-file */
+        if (!buffer_is_blank(cpv->v.b)) p->state_file = cpv->v.b;
+        return 1;
       default:
         return 1;
     }
@@ -340,6 +356,9 @@ SETDEFAULTS_FUNC(mod_audiostream_set_defaults) {
      ,{ CONST_STR_LEN("audiostream.admin-url"),
         T_CONFIG_STRING,
         T_CONFIG_SCOPE_CONNECTION }
+     ,{ CONST_STR_LEN("audiostream.state-file"),
+        T_CONFIG_STRING,
+        T_CONFIG_SCOPE_SERVER }
      ,{ NULL, 0,
         T_CONFIG_UNSET,
         T_CONFIG_SCOPE_UNSET }
@@ -364,6 +383,12 @@ SETDEFAULTS_FUNC(mod_audiostream_set_defaults) {
     }
 
     if (!slots_check_devices(srv, p)) return HANDLER_ERROR;
+
+    /* now, while no capture thread runs: it may set the environment */
+    if (p->nslots && (p->titles_fd = state_carry_open(TITLES_CARRY_ENV)) < 0)
+        log_perror(srv->errh, __FILE__, __LINE__,
+          "audiostream: titles set through the admin URL will not outlive a reload "
+          "(memfd_create)");
 
     /* each worker would open the same capture device */
     if (p->nslots && srv->srvconf.max_worker > 1) {
@@ -713,6 +738,94 @@ static stream_slot * slot_by_path(const stream_table * const t, const char * con
     return NULL;
 }
 
+/* ---- titles that outlive a reload or a restart (title_state.h) ---- */
+
+/* which of the streams with its path slot is (virtual hosts may each have
+ * one): 1 for the first */
+static unsigned slot_nth(const plugin_data * const p, const stream_slot * const slot) {
+    unsigned n = 1;
+    for (const stream_slot *o = p->slots; o != slot; ++o)
+        if (0 == strcmp(o->cfg.path, slot->cfg.path)) ++n;
+    return n;
+}
+
+/* The titles the admin URL set, into the memory file (reloads) and the
+ * state file (restarts). On the event loop, as the title change is: a few
+ * hundred bytes, written without a flush to disk (state_file.c). */
+static void titles_save(const plugin_data * const p, log_error_st * const errh) {
+    struct title_state_entry * const e = ck_calloc(p->nslots ? p->nslots : 1, sizeof(*e));
+    size_t n = 0;
+    for (uint32_t i = 0; i < p->nslots; ++i) {
+        const stream_slot * const slot = &p->slots[i];
+        if (slot->title_set)
+            e[n++] = (struct title_state_entry){ slot->cfg.path, slot_nth(p, slot),
+                                                 slot->cfg.title, slot->title_text };
+    }
+    const size_t len = title_state_render(NULL, 0, e, n);
+    char * const text = ck_malloc(len + 1);
+    (void)title_state_render(text, len + 1, e, n);
+    char err[512];
+    if (p->titles_fd >= 0 && 0 != state_carry_write(p->titles_fd, text, len))
+        log_perror(errh, __FILE__, __LINE__,
+          "audiostream: the titles set through the admin URL will not outlive a reload");
+    if (p->state_file && 0 != state_file_write(p->state_file->ptr, text, len, err, sizeof(err)))
+        log_error(errh, __FILE__, __LINE__,
+          "audiostream.state-file = \"%s\": %s", p->state_file->ptr, err);
+    free(text);
+    free(e);
+}
+
+struct titles_restore {
+    const plugin_data *p;
+    unsigned restored;
+};
+
+/* One title of the state, for the stream it names, if the stream still
+ * has the configuration's title it replaced; checked as the admin URL
+ * checks titles, since the file may have been edited. */
+static void title_restore(void * const ctx, const struct title_state_entry * const e) {
+    struct titles_restore * const t = ctx;
+    const size_t len = strlen(e->title);
+    if (len > TITLE_MAX || !utf8_valid(e->title, len) || utf8_has_control(e->title, len)) return;
+    for (uint32_t i = 0; i < t->p->nslots; ++i) {
+        stream_slot * const slot = &t->p->slots[i];
+        if (0 != strcmp(slot->cfg.path, e->path) || slot_nth(t->p, slot) != e->nth) continue;
+        if (0 != strcmp(slot->cfg.title, e->config_title)) return;   /* edited since: it wins */
+        slot_set_title(slot, e->title, len);
+        slot->title_set = 1;
+        ++t->restored;
+        return;
+    }
+}
+
+/* After a reload, the titles of the server before (the memory file); after
+ * a restart, those of the state file. */
+__attribute_cold__
+static void titles_restore(const plugin_data * const p, server * const srv) {
+    size_t len = 0;
+    char err[512] = "";
+    const char *from = "the server before the reload";
+    char *text = p->titles_fd >= 0 ? state_carry_read(p->titles_fd, &len) : NULL;
+    if (NULL == text && p->state_file) {
+        from = p->state_file->ptr;
+        text = state_file_read(p->state_file->ptr, &len, err, sizeof(err));
+        if (NULL == text && *err)
+            log_error(srv->errh, __FILE__, __LINE__,
+              "audiostream.state-file = \"%s\": cannot read it: %s", p->state_file->ptr, err);
+    }
+    if (NULL == text) return;
+    struct titles_restore t = { p, 0 };
+    if (title_state_parse(text, len, title_restore, &t) < 0)
+        log_error(srv->errh, __FILE__, __LINE__,
+          "audiostream.state-file = \"%s\": not a state file of this module; its titles "
+          "are not used", from);
+    else if (t.restored)
+        log_error(srv->errh, __FILE__, __LINE__,
+          "audiostream: %u title(s) set through the admin URL restored from %s",
+          t.restored, from);
+    free(text);
+}
+
 static void status_source_fill(struct status_source * const s, const stream_slot * const slot,
                                char * const url, const size_t urlcap,
                                const request_st * const r) {
@@ -811,7 +924,8 @@ static int request_from_another_site(const request_st * const r) {
  * Only for a request lighttpd authenticated: a forgotten auth.require must
  * not open it to the world; only from this site's pages or from tools; and
  * only by a user the stream names in admin-users, if it names any. */
-static handler_t response_admin(request_st * const r, const stream_table * const t) {
+static handler_t response_admin(request_st * const r, const stream_table * const t,
+                                const plugin_data * const p) {
     const buffer * const user = http_header_env_get(r, CONST_STR_LEN("REMOTE_USER"));
     if (NULL == user || buffer_is_blank(user))
         return response_iceresponse(r, 403, 0, "the admin URL answers only requests that "
@@ -840,8 +954,10 @@ static handler_t response_admin(request_st * const r, const stream_table * const
         }
         else {
             slot_set_title(slot, u->title, u->title_len);
+            slot->title_set = 1;
             log_error(r->conf.errh, __FILE__, __LINE__,
               "audiostream.streams[\"%s\"]: title set by %s", slot->cfg.path, user->ptr);
+            titles_save(p, r->conf.errh);
             rc = response_iceresponse(r, 200, 1, ADMIN_UPDATED);
         }
     }
@@ -1114,13 +1230,13 @@ static handler_t response_end(request_st * const r, listener * const l) {
 }
 
 static handler_t response_first(request_st * const r, listener * const l,
-                                const int plugin_id) {
+                                const plugin_data * const p) {
     switch ((enum request_kind)l->kind) {
-      case KIND_STREAM:   return response_start(r, l, plugin_id);
+      case KIND_STREAM:   return response_start(r, l, p->id);
       case KIND_PLAYLIST: return response_playlist(r, l->slot, (enum playlist_kind)l->playlist);
       case KIND_OPTIONS:  return response_options(r, l->slot);
       case KIND_STATUS:   return response_status(r, l->table);
-      case KIND_ADMIN:    return response_admin(r, l->table);
+      case KIND_ADMIN:    return response_admin(r, l->table, p);
       case KIND_WITH_BODY:
         return response_error(r, 413,
           CONST_STR_LEN("413 Content Too Large: this URL takes no request body\n"));
@@ -1137,7 +1253,7 @@ SUBREQUEST_FUNC(mod_audiostream_subrequest) {
     listener * const l = r->plugin_ctx[p->id];
     if (NULL == l) return HANDLER_GO_ON;
     if (l->ending) return response_end(r, l);
-    if (!l->started) return response_first(r, l, p->id);
+    if (!l->started) return response_first(r, l, p);
     return HANDLER_WAIT_FOR_EVENT;  /* the wake-up handler appends audio */
 }
 
@@ -1267,7 +1383,14 @@ static int slot_start(server * const srv, stream_slot * const slot) {
 /* after the fork and the privilege drop: open devices as server.username */
 SERVER_FUNC(mod_audiostream_worker_init) {
     plugin_data * const p = p_d;
+    char err[512];
     p->owner = getpid();
+    /* as server.username, who writes it */
+    if (p->state_file && 0 != state_file_check(p->state_file->ptr, err, sizeof(err))) {
+        log_error(srv->errh, __FILE__, __LINE__,
+          "audiostream.state-file = \"%s\": %s", p->state_file->ptr, err);
+        return HANDLER_ERROR;
+    }
     /* every stream on its capture before any capture starts */
     for (uint32_t i = 0; i < p->nslots; ++i) {
         if (!slot_stream_new(srv, p, &p->slots[i])) return HANDLER_ERROR;
@@ -1275,6 +1398,7 @@ SERVER_FUNC(mod_audiostream_worker_init) {
     for (uint32_t i = 0; i < p->nslots; ++i) {
         if (!slot_start(srv, &p->slots[i])) return HANDLER_ERROR;
     }
+    titles_restore(p, srv);
     return HANDLER_GO_ON;
 }
 

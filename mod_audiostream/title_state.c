@@ -70,7 +70,7 @@ static int decode(const char *s, size_t len, char *out)
             continue;
         }
         const int hi = i + 2 < len ? hex(s[i + 1]) : -1, lo = hi >= 0 ? hex(s[i + 2]) : -1;
-        if (lo < 0) return -1;
+        if (lo < 0 || (hi == 0 && lo == 0)) return -1;   /* a NUL is no text of ours */
         out[o++] = (char)(hi * 16 + lo);
         i += 2;
     }

@@ -129,7 +129,7 @@ next=$(echo "$upstream" | awk -F. -v OFS=. '{ $NF = $NF + 1; print }')
 } > "$why"
 verdict "the .deb: module, conffile, docs; Depends pins lighttpd $upstream and the ALSA and LAME libraries" "$why"
 
-# every key of a stream (stream_config.c's table) and the two server-wide
+# every key of a stream (stream_config.c's table) and the three server-wide
 # keys are documented in the conffile
 dpkg-deb -x "$deb" "$WORK/root"
 why=$WORK/keys.why
@@ -140,7 +140,7 @@ why=$WORK/keys.why
     for k in $keys; do
         grep -q "^#  *\"$k\" => " "$WORK/root$CONF" || echo "stream key \"$k\" is not in the conffile"
     done
-    for k in audiostream.status-url audiostream.admin-url; do
+    for k in audiostream.status-url audiostream.admin-url audiostream.state-file; do
         grep -q "^#$k = " "$WORK/root$CONF" || echo "$k is not in the conffile"
     done
 } > "$why"
@@ -207,6 +207,7 @@ server.port := $PORT
 server.errorlog := "$WORK/log/error.log"
 server.pid-file := "$WORK/lighttpd.pid"
 audiostream.streams = ( "/live.mp3" => ( "device" => "tone997" ) )
+audiostream.state-file = "/var/lib/$PKG/titles"
 server.modules += ( "mod_alias" )
 alias.url += ( "/player/" => "/usr/share/$PKG/player/" )
 EOF
@@ -233,8 +234,11 @@ why=$WORK/process.why
     in_ns ss -Hltn | awk '{ print $4 }' | sort > "$WORK/listening"
     grep -qxF "127.0.0.1:$PORT" "$WORK/listening" || echo "not on 127.0.0.1:$PORT: $(tr '\n' ' ' < "$WORK/listening")"
     grep -q "^0.0.0.0:" "$WORK/listening" && echo "listens on all IPv4 addresses: $(tr '\n' ' ' < "$WORK/listening")"
+    # it started with audiostream.state-file there: www-data can write it
+    [ "$(stat -c '%U:%G %a' "/var/lib/$PKG")" = "www-data:www-data 750" ] \
+        || echo "/var/lib/$PKG is $(stat -c '%U:%G %a' "/var/lib/$PKG")"
 } > "$why"
-verdict "lighttpd runs as www-data with the packaged $MOD, on 127.0.0.1:$PORT" "$why"
+verdict "lighttpd runs as www-data with the packaged $MOD, on 127.0.0.1:$PORT; the state file's directory is www-data's" "$why"
 
 out=$WORK/listener
 in_ns curl -s -N -D "$out.hdr" --max-time 5 -o "$out.mp3" "$URL/live.mp3"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # libFuzzer targets of the parts that read untrusted or hand-written input:
 # the stream settings, the MP3 frame parser, the ICY metadata framer, the
-# admin URL's query parser and a resume's Range header. Each runs for
-# FUZZ_SECONDS (default 60) from its seed corpus in test/fuzz/corpus/, built
-# with clang's libFuzzer, ASan and UBSan. Crashes fail the run; their inputs
-# belong in the corpus afterwards.
+# admin URL's query parser, a resume's Range header and the titles' state
+# text. Each runs for FUZZ_SECONDS (default 60) from its seed corpus in
+# test/fuzz/corpus/, built with clang's libFuzzer, ASan and UBSan. Crashes
+# fail the run; their inputs belong in the corpus afterwards.
 #   test/fuzz.sh [TARGET...]
 # Prints "ok - NAME" per target with its executions, then "N passed, N failed".
 set -u
@@ -21,9 +21,10 @@ declare -A units=(
     [fuzz_icy]="icy utf8"
     [fuzz_admin_query]="admin_query utf8"
     [fuzz_live_range]="live_range"
+    [fuzz_title_state]="title_state"
 )
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_stream_config fuzz_mp3_frame fuzz_icy fuzz_admin_query fuzz_live_range)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_stream_config fuzz_mp3_frame fuzz_icy fuzz_admin_query fuzz_live_range fuzz_title_state)
 
 for t in "${targets[@]}"; do
     files=()

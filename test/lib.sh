@@ -95,11 +95,18 @@ wait_listening() {
 start_server() {
     DIR=$WORK/$1; free_port
     write_conf "$DIR" "$PORT" "$2"
+    URL=http://127.0.0.1:$PORT
+    : > "$DIR/stdout.log"; : > "$DIR/stderr.log"
+    launch_server
+}
+
+# launch_server: lighttpd from DIR's lighttpd.conf, its output added to
+# DIR's logs; sets PID and waits until it accepts connections on PORT
+launch_server() {
     # shellcheck disable=SC2086
     env $SERVER_ENV $SERVER_WRAP "$LIGHTTPD" -D -f "$DIR/lighttpd.conf" -m "$WORK/modules" \
-        > "$DIR/stdout.log" 2> "$DIR/stderr.log" &
+        >> "$DIR/stdout.log" 2>> "$DIR/stderr.log" &
     PID=$!
-    URL=http://127.0.0.1:$PORT
     wait_listening "$PORT" "$PID" "${START_WAIT_TENTHS:-100}"
 }
 
@@ -110,6 +117,18 @@ stop_server() {
     wait "$PID" 2>/dev/null
     STOP_RC=$?
     STOP_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
+# restart_server: stops the server of DIR, PORT and PID (stop_server) and
+# starts it again from the same lighttpd.conf on the same port, appending
+# to its logs, as an administrator's restart would; sets PID, and
+# RESTART_MS to the time from the signal until it accepts connections
+restart_server() {
+    local t0 rc; t0=$(date +%s%N)
+    stop_server
+    launch_server; rc=$?
+    RESTART_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+    return $rc
 }
 
 # wait_live PATH: until the stream answers 200 (its device is capturing)

@@ -542,22 +542,6 @@ EOF
     sanitizer_reports "player chromium"
 }
 
-# restart_server: stops the server of DIR, PORT and PID (stop_server) and
-# starts it again from the same lighttpd.conf on the same port, appending
-# to its logs, as an administrator's restart would; sets PID, and
-# RESTART_MS to the time from the signal until it accepts connections
-restart_server() {
-    local t0 rc; t0=$(date +%s%N)
-    stop_server
-    # shellcheck disable=SC2086
-    env $SERVER_ENV $SERVER_WRAP "$LIGHTTPD" -D -f "$DIR/lighttpd.conf" -m "$WORK/modules" \
-        >> "$DIR/stdout.log" 2>> "$DIR/stderr.log" &
-    PID=$!
-    wait_listening "$PORT" "$PID" "${START_WAIT_TENTHS:-100}"; rc=$?
-    RESTART_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
-    return $rc
-}
-
 # Chromium's <audio> resumes at once when lighttpd restarts or reloads
 # under it: its media stack reconnects with "Range: bytes=N-", N the bytes
 # it had, and the module answers 206 with the stream from live. Answered

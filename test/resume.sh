@@ -195,3 +195,89 @@ audiostream.streams = (
     verdict "device down: held requests end with the server's stop ($STOP_MS ms)" "$why"
     sanitizer_reports "device down"
 }
+
+# title_seen NAME: the title a new ICY listener gets in its first metadata
+# block, from DIR's server
+title_seen() {
+    listen "$DIR/$1" "$URL/live.mp3" 2.5 --http1.0 --raw -H 'Icy-MetaData: 1'
+    "$TOOLS/icycheck" 16000 "$DIR/$1.mp3" /dev/null 2>&1 \
+        | sed -n "s/^block at=[0-9]* len=[0-9]* text=StreamTitle='\(.*\)';.*/\1/p" | head -1
+}
+
+# A title set through the admin URL survives a reload (SIGUSR1, in the
+# process and with graceful-restart-bg) without a state file, and a
+# restart with audiostream.state-file; after the configuration's title is
+# edited, a reload gives the new one; without a state file a restart gives
+# the configuration's; a state file that cannot be written stops lighttpd
+# at its start, naming the key.
+resume_tests+=(test_titles_survive)
+test_titles_survive() {
+    local why dj="Set by the DJ" conf_title="From the config" streams
+    printf 'admin:secret\n' > "$WORK/users"
+    mkdir -p "$WORK/titles"; rm -f "$WORK/titles/state"
+    streams="audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"title\" => \"$conf_title\" ) )"
+    start_server titles "$AUTH_MODULES
+$(admin_auth_conf "$WORK/users")
+audiostream.state-file = \"$WORK/titles/state\"
+$streams" || { fail "titles: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    why=$DIR/why
+    wait_live /live.mp3 || { fail "titles: stream never went live"; stop_server; return; }
+    local seen_reload seen_restart seen_edited
+    admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=Set%20by%20the%20DJ"
+    kill -USR1 "$PID"; sleep 0.5; wait_live /live.mp3
+    seen_reload=$(title_seen reload)
+    restart_server && wait_live /live.mp3
+    seen_restart=$(title_seen restart)
+    { [ "$seen_reload" = "$dj" ] || echo "after a reload a new listener got '$seen_reload', want '$dj'"
+      grep -q "title(s) set through the admin URL restored from the server before the reload" "$DIR/error.log" \
+          || echo "the reload's restore is not logged"
+      [ "$seen_restart" = "$dj" ] || echo "after a restart a new listener got '$seen_restart', want '$dj'"
+      grep -qF "restored from $WORK/titles/state" "$DIR/error.log" || echo "the restart's restore is not logged"
+      [ "$(sed -n 2p "$WORK/titles/state")" = "/live.mp3	1	$conf_title	$dj" ] \
+          || echo "the state file: $(cat "$WORK/titles/state")"
+      [ ! -e "$WORK/titles/state.tmp" ] || echo "the state file's temporary was left"; } > "$why"
+    verdict "titles: the admin URL's title outlives a reload ('$seen_reload') and, with audiostream.state-file, a restart ('$seen_restart')" "$why"
+    # the operator edits the configuration's title and reloads: it wins
+    write_conf "$DIR" "$PORT" "$AUTH_MODULES
+$(admin_auth_conf "$WORK/users")
+audiostream.state-file = \"$WORK/titles/state\"
+${streams/$conf_title/Edited}"
+    kill -USR1 "$PID"; sleep 0.5; wait_live /live.mp3
+    seen_edited=$(title_seen edited)
+    stop_server
+    { [ "$seen_edited" = Edited ] || echo "after the configuration's title was edited and reloaded: '$seen_edited', want 'Edited'"; } > "$why"
+    verdict "titles: a configuration whose title was edited since gives its own after a reload ('$seen_edited')" "$why"
+    sanitizer_reports "titles: state file"
+
+    # no state file, graceful-restart-bg: a reload re-executes lighttpd
+    start_server titles-bg "$AUTH_MODULES
+server.feature-flags += ( \"server.graceful-restart-bg\" => \"enable\" )
+$(admin_auth_conf "$WORK/users")
+$streams" || { fail "titles (graceful-restart-bg): lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    why=$DIR/why
+    wait_live /live.mp3 || { fail "titles (graceful-restart-bg): stream never went live"; stop_server; return; }
+    admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=Set%20by%20the%20DJ"
+    kill -USR1 "$PID"; sleep 0.5; wait_live /live.mp3
+    seen_reload=$(title_seen bg-reload)
+    restart_server && wait_live /live.mp3
+    seen_restart=$(title_seen bg-restart)
+    stop_server
+    { [ "$seen_reload" = "$dj" ] || echo "after a reload with graceful-restart-bg a new listener got '$seen_reload', want '$dj'"
+      [ "$seen_restart" = "$conf_title" ] || echo "after a restart without a state file: '$seen_restart', want the configuration's '$conf_title'"; } > "$why"
+    verdict "titles: with graceful-restart-bg the title outlives a reload ('$seen_reload'); without a state file a restart gives the configuration's ('$seen_restart')" "$why"
+    sanitizer_reports "titles: graceful-restart-bg"
+
+    # a state file in a directory that does not exist
+    start_server titles-bad "$AUTH_MODULES
+$(admin_auth_conf "$WORK/users")
+audiostream.state-file = \"$WORK/titles/no-such-dir/state\"
+$streams"
+    local up=$?
+    why=$DIR/why
+    sleep 0.3
+    { [ "$up" != 0 ] && ! kill -0 "$PID" 2>/dev/null || echo "lighttpd runs with a state file it cannot write"
+      grep -qF "audiostream.state-file = \"$WORK/titles/no-such-dir/state\": cannot create" "$DIR/error.log" "$DIR/stderr.log" \
+          || echo "no message naming the key and the reason: $(cat "$DIR/error.log" "$DIR/stderr.log" | tail -3)"; } > "$why"
+    verdict "titles: a state file that cannot be written stops lighttpd at its start, naming audiostream.state-file" "$why"
+    kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null
+}

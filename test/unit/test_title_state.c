@@ -79,6 +79,7 @@ static void test_passed_over(void)
         "/g\t1\t\tbad %4 escape\n"
         "/h\t1\t\tbad %zz escape\n"
         "/i\t1\t\t%\n"
+        "%00\t1\t\tan encoded NUL\n"
         "\n"
         "/j\t3\tconf\tlast, cut", &s);                   /* no LF: a write cut short */
     assert(taken == 1 && s.n == 1 && strcmp(s.e[0].title, "good") == 0);
