@@ -92,10 +92,11 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\" ) )" \
 # disconnected; with "skip" and the same queue-ms it stays and skips to live.
 feature_tests+=(test_slow_drop)
 test_slow_drop() {
+    # no burst: one of 1 s would start the listeners queue-ms behind already
     start_server slowdrop "$MODULES
 audiostream.streams = (
-  \"/live.mp3\" => ( \"device\" => \"tone997\", \"queue-ms\" => 1000, \"slow-listener\" => \"drop\" ),
-  \"/skip.mp3\" => ( \"device\" => \"tone440\", \"queue-ms\" => 1000, \"slow-listener\" => \"skip\" ),
+  \"/live.mp3\" => ( \"device\" => \"tone997\", \"queue-ms\" => 1000, \"slow-listener\" => \"drop\", \"burst-ms\" => 0 ),
+  \"/skip.mp3\" => ( \"device\" => \"tone440\", \"queue-ms\" => 1000, \"slow-listener\" => \"skip\", \"burst-ms\" => 0 ),
 )" || { fail "slow-listener drop: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
     wait_live /live.mp3 && wait_live /skip.mp3 || { fail "slow-listener drop: streams never went live"; stop_server; return; }
     local pids=() s
