@@ -121,6 +121,12 @@ def body(port, path, mbytes, seconds):
 
 def flood(port, path, streams, seconds, blocker_path, blockers):
     sock, conn = connect(port)
+    # windows as browsers open them (Chromium: 15 MB for the connection).
+    # With the default 64 KiB, four streams' bursts (16 KB each) fill it at
+    # once; the 429s behind them wait for the WINDOW_UPDATE, which lighttpd
+    # does not read while 8 streams are busy and more wait
+    conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 24})
+    conn.increment_flow_control_window(1 << 24)
     for _ in range(blockers):
         conn.send_headers(conn.get_next_available_stream_id(), request_headers(port, blocker_path),
                           end_stream=True)
