@@ -63,6 +63,10 @@
  * no room for the page, its status polls or the client's WINDOW_UPDATEs.
  * Half of them leaves the other half to everything else. */
 #define H2_AUDIO_STREAMS_MAX 4
+/* A graceful-restart-bg child (no capture) holds a new listener until the
+ * new server tells it to stop, looking this often, at most this long. */
+#define CHILD_POLL_MS 100
+#define CHILD_WAIT_MS 10000
 
 typedef struct stream_slot stream_slot;
 
@@ -113,6 +117,7 @@ struct stream_slot {
     int wait_fd;                  /* a timerfd: the oldest waiter's wait is over */
     fdnode *wait_fdn;
     uint64_t wait_timer_ms;       /* when it is set to fire; 0: not set */
+    pid_t capturer;               /* the process its capture runs in */
     server *srv;
     int plugin_id;                /* this module's slot in lighttpd's arrays */
     uint64_t ring_end;            /* where the last tick found the ring's end */
@@ -1053,16 +1058,25 @@ static void wait_timer_set(stream_slot * const slot, const uint64_t at_ms) {
           "audiostream.streams[\"%s\"]: timerfd_settime", slot->cfg.path);
 }
 
+/* This process is a graceful-restart-bg child: lighttpd forked it to
+ * finish the connections of a reload while it re-executes itself, and it
+ * goes on accepting them until the new server is ready and tells it to
+ * stop (SIGINT), but the capture stayed with the new server. */
+static int slot_capture_elsewhere(const stream_slot * const slot) {
+    return slot->capturer != getpid();
+}
+
 static void waiter_add(stream_slot * const slot, listener * const l, const uint64_t now) {
     if (NULL == slot->waiters) stream_wake_on_frames(slot->stream, 1);   /* for the burst */
     l->waiting = 1;
     l->wait_tries = stream_tries_ended(slot->stream);
-    l->wait_until_ms = now + slot->cfg.device_wait_ms;
+    l->wait_until_ms = now + (slot_capture_elsewhere(slot) ? CHILD_WAIT_MS : slot->cfg.device_wait_ms);
     l->wait_next = NULL;
     l->wait_prev = slot->waiters_end;
     *slot->waiters_end = l;
     slot->waiters_end = &l->wait_next;
-    if (0 == slot->wait_timer_ms) wait_timer_set(slot, l->wait_until_ms);
+    if (0 == slot->wait_timer_ms)
+        wait_timer_set(slot, slot_capture_elsewhere(slot) ? now + CHILD_POLL_MS : l->wait_until_ms);
 }
 
 static void waiter_remove(listener * const l) {
@@ -1086,7 +1100,9 @@ static int listener_waits(listener * const l) {
     stream_slot * const slot = l->slot;
     const uint64_t now = monotonic_ms();
     if (!l->waiting) {
-        if (0 == slot->cfg.device_wait_ms || slot_server_stopping(slot)) return 0;
+        if ((0 == slot->cfg.device_wait_ms && !slot_capture_elsewhere(slot))
+            || slot_server_stopping(slot))
+            return 0;
         waiter_add(slot, l, now);
         return 1;
     }
@@ -1117,11 +1133,36 @@ static handler_t mod_audiostream_wait_over(void * const ctx, const int revents) 
     for (const listener *l = slot->waiters; l; l = l->wait_next)
         if (l->wait_until_ms > now && (0 == next || l->wait_until_ms < next))
             next = l->wait_until_ms;
+    /* a child looks for its stop: then its waiters go to the new server */
+    if (slot_capture_elsewhere(slot) && slot->waiters) {
+        if (slot_server_stopping(slot)) slot_wake_waiters(slot, 0);
+        else next = now + CHILD_POLL_MS;
+    }
     if (next) wait_timer_set(slot, next);
     return HANDLER_FINISHED;
 }
 
 /* ---- the answer to a stream request ---- */
+
+/* A graceful-restart-bg child's listener, once the new server is up: sent
+ * there, to the same URL, as a redirect every player follows. */
+static handler_t response_to_new_server(request_st * const r, const stream_slot * const slot) {
+    buffer * const loc = buffer_init();
+    const buffer * const host = request_host(r);
+    buffer_append_str3(loc, request_scheme(r), strlen(request_scheme(r)), CONST_STR_LEN("://"),
+                       BUF_PTR_LEN(host));
+    /* the target as the client sent it (encoded, with its query; an
+     * absolute URI as lighttpd took it apart) */
+    const buffer * const t = r->target_orig.ptr && r->target_orig.ptr[0] == '/'
+      ? &r->target_orig : &r->target;
+    buffer_append_string_len(loc, BUF_PTR_LEN(t));
+    http_header_response_set(r, HTTP_HEADER_LOCATION, CONST_STR_LEN("Location"), BUF_PTR_LEN(loc));
+    buffer_free(loc);
+    response_cors(r, slot);
+    r->keep_alive = 0;     /* the next request goes to the new server */
+    return response_error(r, 307,
+      CONST_STR_LEN("307 Temporary Redirect: lighttpd reloaded; the stream is here again\n"));
+}
 
 /* A browser resuming (Range: bytes=N-, N > 0) gets 206 for the bytes from
  * N on, live; an If-Range names a validator this stream never sent, so it
@@ -1192,6 +1233,8 @@ static handler_t response_start(request_st * const r, listener * const l, const 
     const stream_slot * const slot = l->slot;
     if (!slot_ready(slot) && listener_waits(l)) return HANDLER_WAIT_FOR_EVENT;
     waiter_remove(l);
+    if (slot_capture_elsewhere(slot) && slot_server_stopping(slot))
+        return response_to_new_server(r, slot);
     if (!stream_is_live(slot->stream)) return response_device_down(r, slot);
     if (slot->cfg.max_listeners && slot->fan.nlisteners >= slot->cfg.max_listeners)
         return response_unavailable(r, slot, FULL_RETRY_AFTER,
@@ -1365,6 +1408,7 @@ static int slot_start(server * const srv, stream_slot * const slot) {
     icy_title_init(&slot->title);
     slot_set_title(slot, c->title, strlen(c->title));
     slot->started = log_epoch_secs;
+    slot->capturer = getpid();
     slot->ring_end = ring_end(stream_ring(slot->stream));
     slot->fdn = fdevent_register(srv->ev, stream_wake_fd(slot->stream),
                                  mod_audiostream_wake, slot);

@@ -281,3 +281,48 @@ $streams"
     verdict "titles: a state file that cannot be written stops lighttpd at its start, naming audiostream.state-file" "$why"
     kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null
 }
+
+# server.graceful-restart-bg: a reload forks a child to finish the
+# connections in progress while lighttpd re-executes itself, and the child
+# goes on accepting until the new server is ready and tells it to stop; it
+# has no capture. A listener that lands there is held until then and sent
+# to the new server by a 307 to its own URL, which players follow. The new
+# server is slowed by an include_shell of 1.5 s, so that for that long only
+# the child accepts: joiners then get the redirect, and following it, the
+# tone; none gets a 200 without audio or an error.
+resume_tests+=(test_reload_bg_child_redirects)
+test_reload_bg_child_redirects() {
+    local name="graceful-restart-bg reload"
+    START_WAIT_TENTHS=100 start_server reload-bg "$MODULES
+server.feature-flags += ( \"server.graceful-restart-bg\" => \"enable\" )
+include_shell \"sleep 1.5; echo\"
+$STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+    wait_live /live.mp3 || { fail "$name: stream never went live"; stop_server; return; }
+    local why=$DIR/why i pids=() sig_ms
+    sig_ms=$(now_ms); kill -USR1 "$PID"
+    sleep 0.2
+    # one that does not follow redirects, then joiners that do, 100 ms apart
+    request "$DIR/plain" "$URL/live.mp3?x=1" & pids+=($!)
+    for i in $(seq 1 8); do
+        curl -s -L -o "$DIR/j$i.mp3" -w "%{http_code} %{num_redirects} %{size_download}\n" \
+            --max-time 5 "$URL/live.mp3" > "$DIR/j$i.out" 2>&1 & pids+=($!)
+        sleep 0.1
+    done
+    wait "${pids[@]}"
+    local redirected=0 o
+    { expect_status "$DIR/plain" "HTTP/1.1 307 Temporary Redirect"
+      [ "$(header "$DIR/plain" location)" = "$URL/live.mp3?x=1" ] \
+          || echo "plain: Location '$(header "$DIR/plain" location)', want '$URL/live.mp3?x=1'"
+      for i in $(seq 1 8); do
+          read -r code redirects bytes < "$DIR/j$i.out"
+          [ "${redirects:-0}" = 1 ] && redirected=$((redirected + 1))
+          [ "$code" = 200 ] && [ "${bytes:-0}" -ge 20000 ] \
+              || echo "joiner $i: $(cat "$DIR/j$i.out") (want 200 and audio, following the redirect)"
+          [ "$code" = 200 ] && { cp "$DIR/j$i.mp3" "$DIR/joined.mp3"; o=joined; }
+      done
+      [ "$redirected" -ge 1 ] || echo "no joiner landed in the child (none was redirected)"
+      [ -n "${o:-}" ] && decode_check "$DIR/$o" 997 1500; } > "$why"
+    verdict "$name: listeners landing in the background child (no capture) are sent to the new server (307 to their URL) and play ($redirected of 8 redirected)" "$why"
+    stop_server
+    sanitizer_reports "$name"
+}
