@@ -25,10 +25,13 @@ export DEBIAN_FRONTEND=noninteractive
 
 # the Debian suite that ships each lighttpd version
 declare -A SUITE=([1.4.69]=bookworm [1.4.79]=trixie [1.4.85]=sid)
-# the HTTP/2 tests too: HTTP/2 is its own module from 1.4.71 (mod_h2)
+# the HTTP/2 tests too: HTTP/2 is its own module from 1.4.71 (mod_h2); and
+# the resume, ICY and reload tests, which lean on lighttpd's internals
+# (its chunking, its request target, its background restart)
 CORE_TESTS=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
             test_slow_listeners test_absent_device test_signals
-            test_request_body test_h2_audio_streams_per_connection test_h2_gone_frees_slots)
+            test_request_body test_h2_audio_streams_per_connection test_h2_gone_frees_slots
+            test_resume_range test_close_delimited_icy test_reload_bg_child_redirects)
 BUILDS=${PATCH_BUILDS:-autotools meson}
 
 passed=0
