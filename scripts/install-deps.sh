@@ -42,6 +42,9 @@ packages=(
     # that reads ICY metadata without un-chunking, a player that retries a 503
     # at once
     streamripper mplayer
+    # the client matrix (test/clients.sh): GStreamer's gst-launch with
+    # souphttpsrc and its MP3 decoder, Liquidsoap, MPD and its client mpc
+    gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good liquidsoap mpd mpc
 )
 [ "${1:-}" = --bench ] && packages+=(lame libmpg123-dev)
 missing=()
@@ -55,7 +58,10 @@ if [ ${#missing[@]} -gt 0 ] || [ "${AUDIOSTREAM_APT_UPDATE:-0}" = 1 ]; then
     # where systemd runs; the tests start their own: stop those just installed
     if [ -d /run/systemd/system ]; then
         for p in "${missing[@]}"; do
-            case $p in nginx | icecast2) systemctl disable --now "$p" >/dev/null 2>&1 || true ;; esac
+            case $p in
+                nginx | icecast2) systemctl disable --now "$p" >/dev/null 2>&1 || true ;;
+                mpd) systemctl disable --now mpd.socket mpd >/dev/null 2>&1 || true ;;
+            esac
         done
     fi
 fi

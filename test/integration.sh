@@ -491,12 +491,15 @@ audiostream.streams = (
 . "$here/hardening.sh"
 # shellcheck source=test/resume.sh
 . "$here/resume.sh"
+# the client matrix: real players through a restart and a reload
+# shellcheck source=test/clients.sh
+. "$here/clients.sh"
 
 # ---- run ----
 
 all_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
            test_slow_listeners test_absent_device test_signals "${feature_tests[@]}"
-           test_stalled_memory test_stalled_crowd test_shared_capture test_status test_admin "${fault_tests[@]}" "${player_tests[@]}" "${scaleout_tests[@]}" "${robust_tests[@]}" "${hardening_tests[@]}" "${resume_tests[@]}" test_valgrind)
+           test_stalled_memory test_stalled_crowd test_shared_capture test_status test_admin "${fault_tests[@]}" "${player_tests[@]}" "${scaleout_tests[@]}" "${robust_tests[@]}" "${hardening_tests[@]}" "${resume_tests[@]}" "${client_tests[@]}" test_valgrind)
 [ "$SANITIZED" = 1 ] && all_tests=("${all_tests[@]/test_valgrind}")
 if [ ${#ONLY[@]} -gt 0 ]; then
     for t in "${ONLY[@]}"; do
