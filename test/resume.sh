@@ -262,6 +262,7 @@ $streams" || { fail "titles (graceful-restart-bg): lighttpd did not start" "$(ca
     restart_server && wait_live /live.mp3
     seen_restart=$(title_seen bg-restart)
     stop_server
+    lsan_thread_warnings
     { [ "$seen_reload" = "$dj" ] || echo "after a reload with graceful-restart-bg a new listener got '$seen_reload', want '$dj'"
       [ "$seen_restart" = "$conf_title" ] || echo "after a restart without a state file: '$seen_restart', want the configuration's '$conf_title'"; } > "$why"
     verdict "titles: with graceful-restart-bg the title outlives a reload ('$seen_reload'); without a state file a restart gives the configuration's ('$seen_restart')" "$why"
@@ -324,5 +325,6 @@ $STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")
       [ -n "${o:-}" ] && decode_check "$DIR/$o" 997 1500; } > "$why"
     verdict "$name: listeners landing in the background child (no capture) are sent to the new server (307 to their URL) and play ($redirected of 8 redirected)" "$why"
     stop_server
+    lsan_thread_warnings
     sanitizer_reports "$name"
 }

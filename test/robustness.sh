@@ -394,20 +394,6 @@ capture_fds() {
     done
 }
 
-# lsan_fork_child PID: LeakSanitizer in a graceful-restart-bg child (a fork
-# of a process with a capture thread) warns, for the thread the fork left
-# behind, "Running thread N was not suspended. False leaks are possible."
-# A report of that warning alone (no leak, no error) is set aside with a
-# note; anything more stays for sanitizer_reports.
-lsan_fork_child() {
-    local f=$WORK/asan.$1
-    [ "$SANITIZED" = 1 ] && [ -f "$f" ] || return 0
-    if ! grep -qv 'was not suspended. False leaks are possible' "$f"; then
-        echo "    # LSan in the graceful-restart-bg child $1: only its warning about the thread left in the parent, no leak"
-        mv "$f" "$f.fork-child.seen"   # sanitizer_reports passes over *.seen
-    fi
-}
-
 # SIGUSR1 with server.graceful-restart-bg = "enable", 200 listeners: the
 # original process (same PID) re-executes itself and a forked child keeps
 # the old connections. Proves: the old listeners' responses end within 2 s
@@ -496,7 +482,7 @@ $STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")
       procs=$(server_procs | tr '\n' ' ')
       [ -z "$procs" ] || echo "left after SIGTERM: $procs"; } > "$why"
     verdict "$name: then SIGTERM ends it in $STOP_MS ms and leaves no process" "$why"
-    [ -z "$child" ] || lsan_fork_child "$child"
+    lsan_thread_warnings
     sanitizer_reports "graceful-restart-bg"
 }
 
