@@ -299,13 +299,16 @@ if T:
         problems.append("%s: too little output to measure its pace" % name)
 
 # ---- titles ----
-obs = []
-if a.get("title_re"):
+def stamped(regex):
+    """(ms, text) of the player's stamped lines whose group 1 regex finds"""
+    found = []
     for line in open(a["log"], encoding="utf-8", errors="replace"):
         t, _, text = line.rstrip("\n").partition(" ")
-        mm = re.search(a["title_re"], text)
+        mm = re.search(regex, text)
         if mm and mm.group(1).strip():
-            obs.append((int(t), mm.group(1).strip()))
+            found.append((int(t), mm.group(1).strip()))
+    return found
+obs = stamped(a["title_re"]) if a.get("title_re") else []
 T1, T2 = a["t1"], a["t2"]
 def seen(t0, t1):
     return [x for t, x in obs if t0 <= t < t1]
@@ -321,13 +324,7 @@ else:
     if T1 not in before:
         problems.append("%s: did not show the admin title '%s' before the restart (it showed %r)" % (name, T1, sorted(set(before))))
     played_after = [t for t in T if t > ev["title2"] + 1000]
-    heard = []
-    if a.get("heard_re"):
-        for line in open(a["log"], encoding="utf-8", errors="replace"):
-            t, _, text = line.rstrip("\n").partition(" ")
-            mm = re.search(a["heard_re"], text)
-            if mm and mm.group(1).strip():
-                heard.append((int(t), mm.group(1).strip()))
+    heard = stamped(a["heard_re"]) if a.get("heard_re") else []
     if a["titles"] in ("follows", "kept") and expect != "ends":
         for label, t0, t1 in (("after the restart", ev["restart"], ev["reload"]), ("after the reload", ev["reload"], ev["title2"])):
             got = seen(t0, t1)
