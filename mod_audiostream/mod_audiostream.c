@@ -1424,6 +1424,35 @@ static int slot_start(server * const srv, stream_slot * const slot) {
     return 1;
 }
 
+/* A reload in this process: the streams of the generation before go on
+ * where this one's have the same settings (no reopen of the device, no
+ * wait for a ring to fill); the others stop. */
+__attribute_cold__
+static int slots_adopt_parked(server * const srv, const plugin_data * const p) {
+    /* arrays of pointers, sized by one of them: not the mistake
+     * bugprone-sizeof-expression looks for */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
+    const struct stream_config ** const cfgs = calloc(p->nslots + 1, sizeof(*cfgs));
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): see above
+    struct stream ** const adopted = calloc(p->nslots + 1, sizeof(*adopted));
+    if (cfgs && adopted) {
+        for (uint32_t i = 0; i < p->nslots; ++i) cfgs[i] = &p->slots[i].cfg;
+        stream_adopt_parked(cfgs, p->nslots, adopted);
+        for (uint32_t i = 0; i < p->nslots; ++i) {
+            p->slots[i].stream = adopted[i];
+            if (adopted[i])
+                log_error(srv->errh, __FILE__, __LINE__,
+                  "audiostream.streams[\"%s\"]: the capture goes on from before the reload",
+                  p->slots[i].cfg.path);
+        }
+    }
+    else log_error(srv->errh, __FILE__, __LINE__, "audiostream.streams: out of memory");
+    const int ok = cfgs && adopted;
+    free(cfgs);
+    free(adopted);
+    return ok;
+}
+
 /* after the fork and the privilege drop: open devices as server.username */
 SERVER_FUNC(mod_audiostream_worker_init) {
     plugin_data * const p = p_d;
@@ -1435,9 +1464,10 @@ SERVER_FUNC(mod_audiostream_worker_init) {
           "audiostream.state-file = \"%s\": %s", p->state_file->ptr, err);
         return HANDLER_ERROR;
     }
+    if (!slots_adopt_parked(srv, p)) return HANDLER_ERROR;
     /* every stream on its capture before any capture starts */
     for (uint32_t i = 0; i < p->nslots; ++i) {
-        if (!slot_stream_new(srv, p, &p->slots[i])) return HANDLER_ERROR;
+        if (!p->slots[i].stream && !slot_stream_new(srv, p, &p->slots[i])) return HANDLER_ERROR;
     }
     for (uint32_t i = 0; i < p->nslots; ++i) {
         if (!slot_start(srv, &p->slots[i])) return HANDLER_ERROR;
@@ -1474,9 +1504,11 @@ static void slot_free(stream_slot * const slot, const int owned) {
     }
     slot->waiters = NULL;
     fanout_free(&slot->fan);
-    /* only the process that started a capture thread can join it; in
-     * another (a graceful-restart-bg child) the thread does not exist */
-    if (owned) stream_free(slot->stream);
+    /* The process that started a capture thread parks it: a reload in
+     * the same process takes it on (worker_init); an exit stops it. In
+     * another process (a graceful-restart-bg child) the thread does not
+     * exist. */
+    if (owned && slot->stream) stream_park(slot->stream);
     slot->stream = NULL;
     stream_config_free(&slot->cfg);
 }

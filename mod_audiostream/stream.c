@@ -75,7 +75,7 @@ struct capture {
 
 
 struct stream {
-    const struct stream_config *cfg;
+    struct stream_config cfg;   /* its own copy: a parked stream outlives the glue's */
     struct capture *cap;
     struct stream *next;        /* on the same capture */
     struct mp3_encoder *enc;
@@ -84,6 +84,7 @@ struct stream {
     int wake_fd;
     atomic_int wake_on_frames;
     atomic_int outage_over;     /* the device is lost and outage-ms has passed */
+    int parked;                 /* event loop only: between a reload's two generations */
     unsigned char *mp3;         /* capture thread only: output not yet a whole frame */
     size_t mp3_cap, mp3_len;
 
@@ -180,7 +181,7 @@ static void capture_label(struct capture *cap)
     const char *sep = " (shared with ";
     for (const struct stream *s = cap->streams->next; s && n > 0 && n < LABEL_LEN; s = s->next) {
         n += snprintf(cap->label + n, sizeof(cap->label) - (size_t)n, "%s\"%s\"", sep,
-                      s->cfg->path);
+                      s->cfg.path);
         sep = ", ";
     }
     if (cap->streams->next && n > 0 && n < LABEL_LEN)
@@ -308,16 +309,16 @@ static void outage_silence(struct capture *cap, const struct capture_buffers *b,
     int waiting = 0;
     for (struct stream *s = cap->streams; s; s = s->next) {
         if (atomic_load(&s->outage_over)) continue;
-        if (now - cap->outage_since >= (uint64_t)s->cfg->outage_ms * 1000000u) {
+        if (now - cap->outage_since >= (uint64_t)s->cfg.outage_ms * 1000000u) {
             atomic_store(&s->outage_over, 1);
             report_event(cap, "no audio for %u ms (\"outage-ms\" of \"%s\"): closing its listeners",
-                   s->cfg->outage_ms, s->cfg->path);
+                   s->cfg.outage_ms, s->cfg.path);
             wake(s);
         }
         else {
             waiting = 1;
             if (encode(s, b->zeros, PERIOD_FRAMES) != 0)
-                report(cap, "the MP3 encoder of \"%s\" failed", s->cfg->path);
+                report(cap, "the MP3 encoder of \"%s\" failed", s->cfg.path);
         }
     }
     if (!waiting) cap->outage_since = 0;    /* nobody to keep: just the retries */
@@ -444,7 +445,7 @@ static int capture_run(struct capture *cap, struct alsa_capture *ac, const struc
         last_audio = now_ns();
         for (struct stream *s = cap->streams; s; s = s->next) {
             if (encode(s, b->pcm, (size_t)n) != 0) {
-                report(cap, "the MP3 encoder of \"%s\" failed", s->cfg->path);
+                report(cap, "the MP3 encoder of \"%s\" failed", s->cfg.path);
                 return had_audio;
             }
         }
@@ -562,13 +563,13 @@ static struct capture *capture_new(struct stream *first)
 {
     struct capture *cap = calloc(1, sizeof(*cap));
     if (!cap) return NULL;
-    cap->device = strdup(first->cfg->device);
+    cap->device = strdup(first->cfg.device);
     if (!cap->device) {
         free(cap);
         return NULL;
     }
-    cap->rate = first->cfg->rate;
-    cap->channels = first->cfg->channels;
+    cap->rate = first->cfg.rate;
+    cap->channels = first->cfg.channels;
     cap->streams = first;
     pthread_mutex_init(&cap->lock, NULL);
     pthread_condattr_t ca;
@@ -624,7 +625,7 @@ static void capture_leave(struct capture *cap, struct stream *s)
 /* (Re)makes s's encoder for PCM of in_channels. */
 static int encoder_open(struct stream *s, unsigned in_channels, char *err, size_t errlen)
 {
-    const struct stream_config *c = s->cfg;
+    const struct stream_config *c = &s->cfg;
     const struct mp3_encoder_settings es = {
         .rate = c->rate, .channels = c->channels, .bitrate = c->bitrate,
         .quality = c->quality, .bit_reservoir = (int)c->bit_reservoir,
@@ -646,7 +647,7 @@ static int encoders_fit(struct capture *cap, char *err, size_t errlen)
     for (struct stream *s = cap->streams; s; s = s->next) {
         if (s->enc_channels == cap->channels) continue;
         if (encoder_open(s, cap->channels, why, sizeof(why)) != 0) {
-            (void)snprintf(err, errlen, "stream \"%s\": %s", s->cfg->path, why);
+            (void)snprintf(err, errlen, "stream \"%s\": %s", s->cfg.path, why);
             return -1;
         }
     }
@@ -662,9 +663,12 @@ struct stream *stream_new(const struct stream_config *cfg, char *err, size_t err
         (void)snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->cfg = cfg;
     s->wake_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
+    if (stream_config_copy(&s->cfg, cfg) != 0) {
+        (void)snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     /* a listener queue-ms behind must still find its audio in the ring;
      * bytes per second at the bitrate; frames per second at the smallest frame */
     size_t secs = (size_t)cfg->queue_ms / 1000 + RING_SPARE_SECONDS;
@@ -713,12 +717,12 @@ int stream_share_capture(struct stream *s, struct stream *first, char *err, size
 {
     struct capture *cap = first->cap;
     if (s->cap == cap) return 0;
-    const int same = stream_same_capture(first->cfg, s->cfg, err, errlen);
+    const int same = stream_same_capture(&first->cfg, &s->cfg, err, errlen);
     if (same < 0) return -1;
     const char *why = same ? cannot_share(s, first) : "it names another device";
     if (why) {
         (void)snprintf(err, errlen, "stream \"%s\" cannot share the capture of \"%s\": %s",
-                       s->cfg->path, first->cfg->path, why);
+                       s->cfg.path, first->cfg.path, why);
         return -1;
     }
     capture_leave(s->cap, s);
@@ -726,7 +730,7 @@ int stream_share_capture(struct stream *s, struct stream *first, char *err, size
     struct stream **p = &cap->streams;
     while (*p) p = &(*p)->next;
     *p = s;
-    if (s->cfg->channels > cap->channels) cap->channels = s->cfg->channels;
+    if (s->cfg.channels > cap->channels) cap->channels = s->cfg.channels;
     return 0;
 }
 
@@ -757,8 +761,85 @@ void stream_free(struct stream *s)
     if (s->wake_fd >= 0) close(s->wake_fd);
     ring_free(&s->ring);
     mp3_encoder_free(s->enc);
+    stream_config_free(&s->cfg);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+/* ---- parked streams, across a reload ---- */
+
+/* Whether b would capture and encode as a, so that a's capture, encoder
+ * and ring can go on for it. */
+static int same_capture_and_encoding(const struct stream_config *a, const struct stream_config *b)
+{
+    return strcmp(a->path, b->path) == 0 && strcmp(a->device, b->device) == 0
+        && a->rate == b->rate && a->channels == b->channels && a->bitrate == b->bitrate
+        && a->quality == b->quality && a->bit_reservoir == b->bit_reservoir
+        && a->queue_ms == b->queue_ms && a->outage_ms == b->outage_ms;
+}
+
+static int capture_parked(const struct capture *cap)
+{
+    for (const struct stream *s = cap->streams; s; s = s->next)
+        if (!s->parked) return 0;
+    return cap->streams != NULL;
+}
+
+/* Takes cap's streams for cfgs, in out, when each goes on as one of them
+ * and no other of cfgs names its device (a running capture takes no new
+ * stream); otherwise leaves out as it was and returns 0. */
+static int capture_adopt(struct capture *cap, const struct stream_config *const *cfgs, size_t n,
+                         struct stream **out)
+{
+    size_t on_device = 0, streams = 0, taken = 0;
+    for (size_t i = 0; i < n; ++i) on_device += strcmp(cfgs[i]->device, cap->device) == 0;
+    for (struct stream *s = cap->streams; s; s = s->next, ++streams) {
+        size_t i = 0;
+        while (i < n && (out[i] || !same_capture_and_encoding(&s->cfg, cfgs[i]))) ++i;
+        if (i == n) continue;
+        out[i] = s;
+        ++taken;
+    }
+    const int whole = taken == streams && taken == on_device;
+    for (size_t i = 0; i < n; ++i) {
+        if (!out[i] || out[i]->cap != cap) continue;
+        if (whole) out[i]->parked = 0;
+        else out[i] = NULL;
+    }
+    return whole;
+}
+
+/* every stream of every parked capture, to the last */
+static void parked_free(void)
+{
+    for (struct capture *cap = all_captures, *next; cap; cap = next) {
+        next = cap->next_all;
+        if (!capture_parked(cap)) continue;
+        for (struct stream *s = cap->streams, *after; s; s = after) {
+            after = s->next;
+            stream_free(s);     /* cap goes with its last */
+        }
+    }
+}
+
+/* lighttpd's cleanup parks every stream, at an exit too: the last
+ * generation's stop here */
+static void parked_free_at_exit(void) { (void)atexit(parked_free); }
+
+void stream_park(struct stream *s)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, parked_free_at_exit);
+    atomic_store_explicit(&s->wake_on_frames, 0, memory_order_relaxed);
+    s->parked = 1;
+}
+
+void stream_adopt_parked(const struct stream_config *const *cfgs, size_t n, struct stream **out)
+{
+    for (size_t i = 0; i < n; ++i) out[i] = NULL;
+    for (struct capture *cap = all_captures; cap; cap = cap->next_all)
+        if (capture_parked(cap)) (void)capture_adopt(cap, cfgs, n, out);
+    parked_free();     /* the rest: their devices are free for the new streams */
 }
 
 int stream_wake_fd(const struct stream *s) { return s->wake_fd; }
@@ -784,7 +865,7 @@ void stream_drain_wake(struct stream *s)
 }
 
 struct ring *stream_ring(struct stream *s) { return &s->ring; }
-const struct stream_config *stream_settings(const struct stream *s) { return s->cfg; }
+const struct stream_config *stream_settings(const struct stream *s) { return &s->cfg; }
 int stream_is_live(const struct stream *s) { return atomic_load(&s->cap->live); }
 unsigned long stream_overruns(const struct stream *s) { return atomic_load(&s->cap->overruns); }
 unsigned stream_tries_ended(const struct stream *s) { return atomic_load(&s->cap->tries_ended); }

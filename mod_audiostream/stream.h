@@ -21,8 +21,8 @@
 struct stream;
 
 /* Sets up the encoder, the ring, the eventfd and a capture of its own;
- * starts nothing. cfg must outlive the stream. Returns NULL with a message
- * in err. */
+ * starts nothing. The stream keeps a copy of cfg. Returns NULL with a
+ * message in err. */
 struct stream *stream_new(const struct stream_config *cfg, char *err, size_t errlen);
 /* Stops the capture it is on (for every stream sharing it), leaves it and
  * frees everything; the capture goes with its last stream. Any order. */
@@ -49,6 +49,22 @@ int stream_start(struct stream *s, char *err, size_t errlen);
  * every stream sharing it stops. Does nothing when it is not running. */
 void stream_stop(struct stream *s);
 
+/* A reload (lighttpd's SIGUSR1, in the same process: its cleanup, then a
+ * new generation of the module) need not reopen the sound card, drop the
+ * audio of the interval, nor make listeners wait for a ring to fill:
+ * stream_park lets the event loop go while the capture goes on (frames stop
+ * waking it); the next generation's stream_adopt_parked takes the parked
+ * streams it can go on with and frees the others. Streams still parked at
+ * the exit are stopped and freed then. The module is linked to stay loaded
+ * (-z nodelete), so that the thread's code outlives lighttpd's dlclose. */
+void stream_park(struct stream *s);
+/* Sets out[i] to a parked stream that goes on as cfgs[i] (the same path,
+ * device, rate, channels, encoding, queue-ms and outage-ms), or NULL. A
+ * capture goes on as a whole: only when each of its streams goes on and no
+ * other of cfgs names its device. Every capture not taken is stopped and
+ * freed before this returns, so its device is free for a new stream. */
+void stream_adopt_parked(const struct stream_config *const *cfgs, size_t n, struct stream **out);
+
 /* Whether new frames wake the event loop (messages always do). Off while a
  * stream has no listener, so an idle stream costs the loop nothing. */
 void stream_wake_on_frames(struct stream *s, int on);
@@ -61,6 +77,8 @@ void stream_drain_wake(struct stream *s);
 void stream_wake_again(struct stream *s);
 
 struct ring *stream_ring(struct stream *s);
+/* The settings it was made with (an adopted stream's: those of the
+ * generation that made it, the same in what the stream itself uses). */
 const struct stream_config *stream_settings(const struct stream *s);
 /* True while the device is open and delivering audio (the same for every
  * stream sharing the capture). */

@@ -167,11 +167,21 @@ static const struct setting settings[] = {
 #define NSETTINGS (sizeof(settings) / sizeof(*settings))
 
 
+static char **string_field(struct stream_config *c, size_t i)
+{
+    return (char **)(void *)((char *)c + settings[i].offset);
+}
+
+static const char *string_value(const struct stream_config *c, size_t i)
+{
+    return *(char *const *)(const void *)((const char *)c + settings[i].offset);
+}
+
 static int strings_allocated(const struct stream_config *c)
 {
     for (size_t i = 0; i < NSETTINGS; ++i)
         if (settings[i].type == STREAM_CONFIG_STRING
-            && !*(char *const *)(const void *)((const char *)c + settings[i].offset))
+            && !string_value(c, i))
             return 0;
     return 1;
 }
@@ -217,7 +227,7 @@ void stream_config_free(struct stream_config *c)
 {
     for (size_t i = 0; i < NSETTINGS; ++i) {
         if (settings[i].type != STREAM_CONFIG_STRING) continue;
-        char **field = (char **)(void *)((char *)c + settings[i].offset);
+        char ** const field = string_field(c, i);
         free(*field);
         *field = NULL;
     }
@@ -227,6 +237,27 @@ void stream_config_free(struct stream_config *c)
     free(c->admin_users);
     c->admin_users = NULL;
     c->admin_users_n = 0;
+}
+
+int stream_config_copy(struct stream_config *dst, const struct stream_config *src)
+{
+    *dst = *src;
+    /* nothing of src's is freed if a copy fails */
+    dst->path = NULL;
+    for (size_t i = 0; i < NSETTINGS; ++i)
+        if (settings[i].type == STREAM_CONFIG_STRING) *string_field(dst, i) = NULL;
+    dst->admin_users = NULL;
+    dst->admin_users_n = 0;
+    int ok = (dst->path = strdup(src->path)) != NULL;
+    for (size_t i = 0; ok && i < NSETTINGS; ++i)
+        if (settings[i].type == STREAM_CONFIG_STRING)
+            ok = (*string_field(dst, i) = strdup(string_value(src, i))) != NULL;
+    if (ok && src->admin_users_n)
+        ok = stream_config_set_list(dst, "admin-users", (const char *const *)src->admin_users,
+                                    src->admin_users_n, NULL, 0) == 0;
+    if (ok) return 0;
+    stream_config_free(dst);
+    return -1;
 }
 
 int stream_config_check(const struct stream_config *c, char *err, size_t errlen)

@@ -36,6 +36,10 @@ enum stream_config_type { STREAM_CONFIG_STRING, STREAM_CONFIG_INTEGER, STREAM_CO
  * in err when path is not a usable URL prefix. */
 int stream_config_init(struct stream_config *c, const char *path, char *err, size_t errlen);
 void stream_config_free(struct stream_config *c);
+/* Makes dst a copy of src that owns its strings (free it with
+ * stream_config_free). Returns -1, src untouched and dst empty, when out of
+ * memory. */
+int stream_config_copy(struct stream_config *dst, const struct stream_config *src);
 
 /* Applies one key. type says which of str or num holds the value. Returns
  * -1 with a message naming the key and the value when either is not valid. */

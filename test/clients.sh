@@ -225,7 +225,7 @@ def judge_gap(what):
         parts.append("%s: %s" % (what, why))
         problems.append("%s: across the %s %s" % (name, what, why))
         return
-    parts.append("%s gap %d ms (%s %+d ms after the signal%s), want <= %d" % (
+    parts.append("%s gap %d ms (the longest, till %s %+d ms after the signal%s), want <= %d" % (
         what, g[0], g[1], g[2] - ev[what], ", silence %d ms" % g[3] if g[3] >= 50 and g[1] != "silence" else "", bound[what]))
     if g[0] > bound[what]:
         problems.append("%s: %d ms without tone across the %s, more than %d" % (name, g[0], what, bound[what]))

@@ -249,6 +249,60 @@ static void test_free_order(void)
     stream_config_free(&b_cfg);
 }
 
+/* A reload's two generations: streams parked go on capturing (the
+ * generation's configs freed meanwhile: they keep copies); the next takes a
+ * capture on whole, its streams in any order, and frees one that it cannot
+ * take whole (a stream gone, one more on its device, another bitrate), so
+ * that the device is free again when adopt returns. */
+static void test_park_adopt(void)
+{
+    char err[512];
+    struct stream_config a_cfg, b_cfg, c_cfg, a64_cfg;
+    config(&a_cfg, "/a", EXCLUSIVE, 2, 128);
+    config(&b_cfg, "/b", EXCLUSIVE, 1, 48);
+    struct stream *a = new_stream(&a_cfg), *b = new_stream(&b_cfg), *out[2];
+    assert(stream_share_capture(b, a, err, sizeof(err)) == 0);
+    assert(stream_start(a, err, sizeof(err)) == 0);
+    wait_live(a);
+    stream_park(a);
+    stream_park(b);
+    stream_config_free(&a_cfg);
+    stream_config_free(&b_cfg);
+    const uint64_t end = ring_end(stream_ring(a));
+    (void)usleep(300 * 1000);
+    assert(ring_end(stream_ring(a)) > end && stream_is_live(a));   /* it goes on, parked */
+    config(&a_cfg, "/a", EXCLUSIVE, 2, 128);
+    config(&b_cfg, "/b", EXCLUSIVE, 1, 48);
+    const struct stream_config *both[2] = { &b_cfg, &a_cfg };
+    stream_adopt_parked(both, 2, out);
+    assert(out[0] == b && out[1] == a && stream_is_live(a) && device_busy());
+    assert(strcmp(stream_settings(a)->path, "/a") == 0);
+
+    /* the same, without /b: nothing is taken, and the device is closed */
+    stream_park(a);
+    stream_park(b);
+    stream_adopt_parked(both + 1, 1, out);
+    assert(out[0] == NULL && !device_busy());
+
+    /* alone on its device: one more stream there, or another bitrate */
+    config(&c_cfg, "/c", EXCLUSIVE, 2, 128);
+    config(&a64_cfg, "/a", EXCLUSIVE, 2, 64);
+    const struct stream_config *more[2] = { &a_cfg, &c_cfg }, *other[1] = { &a64_cfg };
+    const struct stream_config *const *next[2] = { more, other };
+    for (int i = 0; i < 2; ++i) {
+        a = new_stream(&a_cfg);
+        assert(stream_start(a, err, sizeof(err)) == 0);
+        wait_live(a);
+        stream_park(a);
+        stream_adopt_parked(next[i], 2 - (size_t)i, out);
+        assert(out[0] == NULL && (i == 1 || out[1] == NULL) && !device_busy());
+    }
+    stream_config_free(&a_cfg);
+    stream_config_free(&b_cfg);
+    stream_config_free(&c_cfg);
+    stream_config_free(&a64_cfg);
+}
+
 /* what cannot share: another rate, another device, a capture that has
  * other streams or runs */
 static void test_refusals(void)
@@ -489,6 +543,7 @@ int main(int argc, char **argv)
     test_refusals();
     test_shared(secs);
     test_free_order();
+    test_park_adopt();
     test_outage();
     test_tries();
     test_idle_wake(argv[1]);

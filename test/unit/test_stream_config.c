@@ -203,6 +203,25 @@ static void test_admin_users(void)
     assert(c.admin_users == NULL && c.admin_users_n == 0);
 }
 
+/* a copy owns its strings: it outlives the original, every value kept */
+static void test_copy(void)
+{
+    struct stream_config c, d;
+    assert(stream_config_init(&c, "/live.mp3", err, sizeof(err)) == 0);
+    assert(set_str(&c, "device", "hw:1") == 0 && set_str(&c, "title", "On air") == 0);
+    assert(stream_config_set(&c, "bitrate", STREAM_CONFIG_INTEGER, "", 64, err, sizeof(err)) == 0);
+    const char *const two[] = { "dj1", "dj2" };
+    assert(stream_config_set_list(&c, "admin-users", two, 2, err, sizeof(err)) == 0);
+    assert(stream_config_copy(&d, &c) == 0);
+    assert(d.path != c.path && d.device != c.device && d.admin_users != c.admin_users);
+    stream_config_free(&c);
+    assert(strcmp(d.path, "/live.mp3") == 0 && strcmp(d.device, "hw:1") == 0);
+    assert(strcmp(d.title, "On air") == 0 && strcmp(d.slow_listener, "skip") == 0);
+    assert(d.bitrate == 64 && d.burst_ms == 1000 && d.admin_users_n == 2);
+    assert(stream_config_admin_allows(&d, "dj2") && !stream_config_admin_allows(&d, "dj3"));
+    stream_config_free(&d);
+}
+
 int main(void)
 {
     test_defaults();
@@ -212,6 +231,7 @@ int main(void)
     test_listener_keys();
     test_control_characters();
     test_admin_users();
+    test_copy();
     printf("test_stream_config: ok\n");
     return 0;
 }
