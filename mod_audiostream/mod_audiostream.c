@@ -67,6 +67,11 @@
  * new server tells it to stop, looking this often, at most this long. */
 #define CHILD_POLL_MS 100
 #define CHILD_WAIT_MS 10000
+/* After a capture starts, a new listener waits for this much audio (or
+ * burst-ms, if less) before it plays: enough for a browser that resumes to
+ * play on (the README's Chromium figures), and no longer a wait after a
+ * restart where burst-ms is long. */
+#define START_AUDIO_MS 1000u
 
 typedef struct stream_slot stream_slot;
 
@@ -1089,10 +1094,11 @@ static void waiter_remove(listener * const l) {
         stream_wake_on_frames(l->slot->stream, 0);
 }
 
-/* the stream has audio, and burst-ms of it to start a listener with */
+/* the stream has audio, and enough of it to start a listener with */
 static int slot_ready(const stream_slot * const slot) {
+    const unsigned ms = slot->cfg.burst_ms < START_AUDIO_MS ? slot->cfg.burst_ms : START_AUDIO_MS;
     return stream_is_live(slot->stream)
-        && ring_end(stream_ring(slot->stream)) >= (uint64_t)slot->cfg.bitrate * slot->cfg.burst_ms / 8;
+        && ring_end(stream_ring(slot->stream)) >= (uint64_t)slot->cfg.bitrate * ms / 8;
 }
 
 /* Whether l, a request for a stream that is not ready, waits on. */

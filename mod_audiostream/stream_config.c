@@ -201,7 +201,7 @@ int stream_config_init(struct stream_config *c, const char *path, char *err, siz
     c->quality = 5;
     c->bit_reservoir = 0;
     c->writes_per_second = 40000;
-    c->burst_ms = 1000;
+    c->burst_ms = 2000;
     c->queue_ms = 5000;
     c->slow_listener = strdup("skip");
     c->max_listeners = 0;
@@ -260,8 +260,9 @@ int stream_config_copy(struct stream_config *dst, const struct stream_config *sr
     return -1;
 }
 
-int stream_config_check(const struct stream_config *c, char *err, size_t errlen)
+int stream_config_check(struct stream_config *c, char *err, size_t errlen)
 {
+    if (!c->burst_ms_set && c->burst_ms > c->queue_ms) c->burst_ms = c->queue_ms;
     if (c->burst_ms > c->queue_ms) {
         (void)snprintf(err, errlen,
                        "\"burst-ms\" => %u is more than \"queue-ms\" => %u: a listener "
@@ -393,5 +394,6 @@ int stream_config_set(struct stream_config *c, const char *key, enum stream_conf
     if (type == STREAM_CONFIG_OTHER || to_integer(type, str, num, &v) != 0 || !s->valid(v))
         return refuse(s, type, str, num, err, errlen);
     *(unsigned *)(void *)field = (unsigned)v;
+    if (s->offset == offsetof(struct stream_config, burst_ms)) c->burst_ms_set = 1;
     return 0;
 }

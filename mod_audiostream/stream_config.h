@@ -16,6 +16,7 @@ struct stream_config {
     unsigned bit_reservoir;     /* LAME's bit reservoir: quality for ~50 ms latency */
     unsigned writes_per_second; /* the stream's budget of socket writes */
     unsigned burst_ms;  /* recent audio a new listener gets at once */
+    unsigned char burst_ms_set; /* written in the config: not lowered to queue-ms */
     unsigned queue_ms;  /* how far behind live a listener may fall */
     char *slow_listener;        /* past queue_ms: "skip" to live or "drop" */
     unsigned max_listeners;     /* 0: no limit */
@@ -55,8 +56,11 @@ int stream_config_set_list(struct stream_config *c, const char *key, const char 
 /* Whether user (as mod_auth authenticated it) may change the stream. */
 int stream_config_admin_allows(const struct stream_config *c, const char *user);
 
-/* Checks the rules between keys, once all are set. Returns -1 with a
- * message naming the keys when they disagree. */
-int stream_config_check(const struct stream_config *c, char *err, size_t errlen);
+/* Once all keys are set: settles the default that depends on another key
+ * (burst-ms not written is at most queue-ms, so that a configuration with a
+ * short queue-ms stays valid as the default burst grows), then checks the
+ * rules between keys. Returns -1 with a message naming the keys when they
+ * disagree. */
+int stream_config_check(struct stream_config *c, char *err, size_t errlen);
 
 #endif

@@ -203,9 +203,9 @@ audiostream.streams = (
     audio=$(frames_s "$DIR/l"); rc=$(cat "$DIR/l.rc")
     { [ "$rc" = 28 ] || echo "the listener's curl ended with $rc before its 14 s (28: still connected at the end)"
       mp3_valid "$DIR/l"
-      # burst (1 s) + real time: silence must fill the outage as it happens
-      awk -v a="$audio" -v w="$wall" 'BEGIN { if (a < w + 0.2 || a > w + 1.6)
-          printf "%.2f s of audio in %.2f s of listening, want the burst (1 s) + real time\n", a, w }'
+      # burst + real time: silence must fill the outage as it happens
+      awk -v a="$audio" -v w="$wall" -v b="$BURST_S" 'BEGIN { if (a < w + b - 0.8 || a > w + b + 0.6)
+          printf "%.2f s of audio in %.2f s of listening, want the burst (%d s) + real time\n", a, w, b }'
       rate_check "$DIR/l"
       segments_check "$DIR/l" 997 T:3- S:1.5-6.5 T:3-; } > "$why"
     verdict "fault: EIO: the listener stays, gets valid MP3 in real time: tone, silence, tone again ($audio s in $wall s)" "$why"
@@ -290,8 +290,8 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"stall997\" ) )" \
     { [ "$(cat "$DIR/l.rc")" = 28 ] || echo "the listener's curl ended with $(cat "$DIR/l.rc") before its 13 s"
       mp3_valid "$DIR/l"
       # the second before the stall is seen may be missing, no more
-      awk -v a="$audio" -v w="$wall" 'BEGIN { if (a < w - 0.5 || a > w + 1.6)
-          printf "%.2f s of audio in %.2f s of listening, want the burst (1 s) + real time, less at most the 1 s before the stall is seen\n", a, w }'
+      awk -v a="$audio" -v w="$wall" -v b="$BURST_S" 'BEGIN { if (a < w - 0.5 || a > w + b + 0.6)
+          printf "%.2f s of audio in %.2f s of listening, want the burst (%d s) + real time, less at most the 1 s before the stall is seen\n", a, w, b }'
       segments_check "$DIR/l" 997 T:3- S:0.8-4.5 T:2-
       [ "$state" = down ] || echo "status device_state 2 s into the stall: $state, want down"
       [ "$(stream_status /live.mp3 device_state)" = live ] || echo "status after the stall: $(stream_status /live.mp3 device_state)"
@@ -324,7 +324,7 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"overrun997\" ) )" \
     { [ "$before" = 0 ] || echo "overruns before the stall: $before"
       [ "$after" != "?" ] && [ "$after" -ge 1 ] 2>/dev/null || echo "overruns after an 800 ms stall: $after, want >= 1"
       mp3_valid "$DIR/l"
-      # 8 s + a 1 s burst, less the 0.8 s the device lost
+      # 8 s + the burst, less the 0.8 s the device lost
       [ "${bytes:-0}" -ge $((BITRATE_BPS * 75 / 10)) ] || echo "only ${bytes:-0} bytes in 8 s"
       # no silence filled in; a phase jump where the lost audio was is right
       "$TOOLS/mp3check" frames "$DIR/l.mp3" > /dev/null

@@ -34,11 +34,11 @@ audiostream.streams = (
     local live none long
     live=$(bytes_of "$DIR/live.first.mp3"); none=$(bytes_of "$DIR/none.first.mp3"); long=$(bytes_of "$DIR/long.first.mp3")
     { "$TOOLS/mp3check" frames "$DIR/live.first.mp3" > /dev/null || "$TOOLS/mp3check" frames "$DIR/live.first.mp3"
-      [ "$live" -ge 16000 ] || echo "burst-ms 1000: only $live bytes in 0.3 s, want >= 16000"
-      [ "$live" -le 25500 ] || echo "burst-ms 1000: $live bytes in 0.3 s, more than 16000 + a frame + a nap + 0.3 s"
+      [ "$live" -ge 32000 ] || echo "burst-ms 2000: only $live bytes in 0.3 s, want >= 32000"
+      [ "$live" -le 41500 ] || echo "burst-ms 2000: $live bytes in 0.3 s, more than 32000 + a frame + a nap + 0.3 s"
       rate_check "$DIR/live"
       decode_check "$DIR/live" 997 2500; } > "$why"
-    verdict "burst-ms 1000 (default): $live bytes in the first 0.3 s from a frame header, then real time and the tone" "$why"
+    verdict "burst-ms 2000 (default): $live bytes in the first 0.3 s from a frame header, then real time and the tone" "$why"
     { "$TOOLS/mp3check" frames "$DIR/none.first.mp3" > /dev/null || "$TOOLS/mp3check" frames "$DIR/none.first.mp3"
       [ "$none" -ge 418 ] || echo "burst-ms 0: $none bytes in 0.3 s, not even the newest frame"
       [ "$none" -le 9500 ] || echo "burst-ms 0: $none bytes in 0.3 s, want a frame + a nap + 0.3 s of real time (<= 9500)"; } > "$why"

@@ -11,6 +11,7 @@ LIGHTTPD=${LIGHTTPD:-/usr/sbin/lighttpd}
 LIGHTTPD_MODULES=${LIGHTTPD_MODULES:-/usr/lib/lighttpd}
 AUDIOSTREAM_MODULE=${AUDIOSTREAM_MODULE:-$BUILD/.libs/mod_audiostream.so}
 BITRATE_BPS=16000            # 128 kbit/s
+BURST_S=2                    # the default burst-ms (stream_config.c), in seconds
 PASSED=0
 FAILED=0
 FAILED_NAMES=()

@@ -245,7 +245,7 @@ test_bad_requests() {
 $STATUS_997
 $STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
     wait_live /live.mp3 || { fail "$name: stream never went live"; stop_server; return; }
-    local why=$DIR/why pids=() base_fd t0 secs=40 big
+    local why=$DIR/why pids=() base_fd t0 secs=44 big
     listen "$DIR/h11" "$URL/live.mp3" "$secs" --http1.1 & pids+=($!)
     listen "$DIR/h2" "$URL/live.mp3" "$secs" --http2-prior-knowledge & pids+=($!)
     sleep 1.5

@@ -1,10 +1,13 @@
 /* bodytime: copies a response body from stdin to a file and reports when
  * it arrived, for tests that pipe `curl -o -` into it:
  *   bodytime OUT_FILE [STEADY_FROM_MS]
- * prints "first_ms=F last_ms=L bytes=B steady_bps=R": F is the delay from
- * the start of this program to the first byte, R the rate in bytes/second
- * counted from STEADY_FROM_MS (default 500) after the first byte to the
- * last, so a start-up burst or delay does not count. */
+ * prints "first_ms=F last_ms=L bytes=B steady_bps=R max_gap_ms=G
+ * max_gap_end_ms=E": F is the delay from the start of this program to the
+ * first byte, R the rate in bytes/second counted from STEADY_FROM_MS
+ * (default 500) after the first byte to the last, so a start-up burst or
+ * delay does not count; G the longest time between two reads after the
+ * first byte (a player's decoded output piped in: how long it heard
+ * nothing), which ended E ms after the start. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +46,17 @@ int main(int argc, char **argv)
         return 2;
     }
     const double t0 = now_ms();
-    double first = -1, last = -1;
+    double first = -1, last = -1, max_gap = 0, max_gap_end = -1;
     uint64_t total = 0, steady = 0;
     unsigned char buf[65536];
     ssize_t n;
     while ((n = read(0, buf, sizeof(buf))) > 0) {
         const double t = now_ms() - t0;
         if (first < 0) first = t;
+        else if (t - last > max_gap) {
+            max_gap = t - last;
+            max_gap_end = t;
+        }
         /* bytes of a read that ends inside the window count from its start */
         if (t - first > steady_from) steady += (uint64_t)n;
         last = t;
@@ -64,7 +71,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const double span = last - first - steady_from;
-    printf("first_ms=%.0f last_ms=%.0f bytes=%llu steady_bps=%.0f\n", first, last,
-           (unsigned long long)total, span > 0 ? (double)steady * 1000.0 / span : 0.0);
+    printf("first_ms=%.0f last_ms=%.0f bytes=%llu steady_bps=%.0f max_gap_ms=%.0f "
+           "max_gap_end_ms=%.0f\n", first, last, (unsigned long long)total,
+           span > 0 ? (double)steady * 1000.0 / span : 0.0, max_gap, max_gap_end);
     return 0;
 }

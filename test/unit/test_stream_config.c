@@ -27,7 +27,7 @@ static void test_defaults(void)
     assert(strcmp(c.path, "/live.mp3") == 0 && strcmp(c.device, "default") == 0);
     assert(c.rate == 44100 && c.channels == 2 && c.bitrate == 128 && c.quality == 5);
     assert(c.bit_reservoir == 0 && c.writes_per_second == 40000);
-    assert(c.burst_ms == 1000 && c.queue_ms == 5000 && strcmp(c.slow_listener, "skip") == 0);
+    assert(c.burst_ms == 2000 && c.queue_ms == 5000 && strcmp(c.slow_listener, "skip") == 0);
     assert(c.max_listeners == 0 && c.public_ == 0 && c.metaint == 16000);
     assert(c.outage_ms == 10000);
     assert(c.device_wait_ms == 3000);
@@ -130,7 +130,12 @@ static void test_listener_keys(void)
     long_title[1024] = '\0';
     assert(set_str(&c, "title", long_title) == 0 && strlen(c.title) == 1024);
     /* between keys: a burst longer than the queue would start a listener
-     * further behind than it may fall */
+     * further behind than it may fall; the default burst is lowered to fit */
+    struct stream_config d;
+    assert(stream_config_init(&d, "/short.mp3", err, sizeof(err)) == 0);
+    assert(set_int(&d, "queue-ms", 1000) == 0 && stream_config_check(&d, err, sizeof(err)) == 0);
+    assert(d.burst_ms == 1000);
+    stream_config_free(&d);
     assert(set_int(&c, "queue-ms", 2000) == 0 && set_int(&c, "burst-ms", 3000) == 0);
     assert(stream_config_check(&c, err, sizeof(err)) == -1);
     assert(strstr(err, "\"burst-ms\" => 3000") && strstr(err, "\"queue-ms\" => 2000"));
@@ -217,7 +222,7 @@ static void test_copy(void)
     stream_config_free(&c);
     assert(strcmp(d.path, "/live.mp3") == 0 && strcmp(d.device, "hw:1") == 0);
     assert(strcmp(d.title, "On air") == 0 && strcmp(d.slow_listener, "skip") == 0);
-    assert(d.bitrate == 64 && d.burst_ms == 1000 && d.admin_users_n == 2);
+    assert(d.bitrate == 64 && d.burst_ms == 2000 && d.admin_users_n == 2);
     assert(stream_config_admin_allows(&d, "dj2") && !stream_config_admin_allows(&d, "dj3"));
     stream_config_free(&d);
 }
