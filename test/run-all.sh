@@ -24,8 +24,10 @@ add_counts() {
     local f=${line#*, }; failed=$((failed + ${f%% failed*}))
 }
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+# a part's heading, with the seconds the suite has run: CI allows 60 minutes
+section() { echo "# $1 (at $SECONDS s)"; }
 
-echo "# installing packages"
+section "installing packages"
 bash "$here/scripts/install-deps.sh"; result "install the packages the suite needs" $?
 [ "$failed" -eq 0 ] || finish
 
@@ -48,12 +50,12 @@ stream_test() { # BUILD_DIR LABEL
     rm -f "$conf"
 }
 
-echo "# build (-Wall -Wextra -Werror)"
+section "build (-Wall -Wextra -Werror)"
 build=$(bash "$here/scripts/build.sh" "$here/build"); result "build against the installed lighttpd's source" $?
 [ "$failed" -eq 0 ] || finish
 unit_tests "$build" ""
 
-echo "# cppcheck"
+section "cppcheck"
 cppcheck -q --enable=warning,style,performance,portability --error-exitcode=1 \
     --inline-suppr --std=c11 -I "$here/mod_audiostream" \
     $(ls "$here/mod_audiostream"/*.c | grep -v '/mod_audiostream[.]c$') \
@@ -64,22 +66,22 @@ cppcheck -q --enable=warning,style,performance,portability --error-exitcode=1 --
     -DHAVE_CONFIG_H -I "$lsrc" -I "$lsrc/src" "$here/mod_audiostream/mod_audiostream.c" 2>&1
 result "cppcheck: the lighttpd glue is clean" $?
 
-echo "# clang-tidy (bugprone-*, cert-*, clang-analyzer-*)"
+section "clang-tidy (bugprone-*, cert-*, clang-analyzer-*)"
 tlog=$(mktemp)
 bash "$here/test/tidy.sh" "$build" | tee "$tlog"
 add_counts "$tlog" "clang-tidy"
 rm -f "$tlog"
 
-echo "# integration tests"
+section "integration tests"
 log=$(mktemp)
 bash "$here/test/integration.sh" "$build" | tee "$log"
 add_counts "$log" "integration tests"
 
-echo "# the Debian package: build, lintian, apt-get install, Debian's lighttpd.conf, remove, purge"
+section "the Debian package: build, lintian, apt-get install, Debian's lighttpd.conf, remove, purge"
 bash "$here/test/deb.sh" "$build" | tee "$log"
 add_counts "$log" "Debian package tests"
 
-echo "# integration tests, module built with ASan + UBSan"
+section "integration tests, module built with ASan + UBSan"
 san="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 asan=$(bash "$here/scripts/build.sh" "$here/build-asan" CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined")
 result "build with ASan + UBSan" $?
@@ -89,19 +91,19 @@ if [ -n "$asan" ]; then
     add_counts "$log" "sanitized integration tests"
 fi
 
-echo "# lighttpd of Debian 13 (trixie) and unstable (sid), built from their source packages"
+section "lighttpd of Debian 13 (trixie) and unstable (sid), built from their source packages"
 bash "$here/test/matrix.sh" | tee "$log"
 add_counts "$log" "lighttpd version matrix"
 
-echo "# lighttpd built from its own source with patches/ (1.4.69, 1.4.79, 1.4.85; autotools and meson)"
+section "lighttpd built from its own source with patches/ (1.4.69, 1.4.79, 1.4.85; autotools and meson)"
 bash "$here/test/patches.sh" --build "$build" | tee "$log"
 add_counts "$log" "lighttpd trees with patches/"
 
-echo "# fuzzing the parsers of config, MP3 frames, ICY metadata, admin queries"
+section "fuzzing the parsers of config, MP3 frames, ICY metadata, admin queries"
 bash "$here/test/fuzz.sh" | tee "$log"
 add_counts "$log" "fuzzing"
 
-echo "# the capture thread / event loop boundary under ThreadSanitizer"
+section "the capture thread / event loop boundary under ThreadSanitizer"
 tsan=$(bash "$here/scripts/build.sh" "$here/build-tsan" CFLAGS="-g -O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread")
 result "build with TSan" $?
 [ -z "$tsan" ] || TSAN_OPTIONS=halt_on_error=1:exitcode=66 stream_test "$tsan" "tsan "
