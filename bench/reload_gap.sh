@@ -98,7 +98,7 @@ reload_gaps() {
 
 # scenario LABEL BG: N players, a reload, the gaps
 scenario() {
-    local label=$1 bg=$2 flags= kind i
+    local label=$1 bg=$2 flags='' kind i
     [ "$bg" = bg ] && flags='server.feature-flags += ( "server.graceful-restart-bg" => "enable" )'
     start_server "$label" "server.modules += ( \"mod_audiostream\" )
 $flags
