@@ -22,15 +22,8 @@ SERVER_WRAP=
 JOIN_RATE=1000
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-PIDS_TO_STOP=()
-cleanup() {
-    local p
-    for p in "${PIDS_TO_STOP[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-log() { echo "[lifecycle $(date -u +%H:%M:%S)] $*" >&2; }
+. "$here/bench/bench_lib.sh"
+bench_lib lifecycle
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<< "$2"; }
 
 # the processes running one server's configuration (the server and a

@@ -97,16 +97,8 @@ OUT=$BUILD/bench-results
 mkdir -p "$OUT"
 RAW=$OUT/player-start-$(date -u +%Y%m%d-%H%M).txt
 
-PIDS_TO_STOP=()
-cleanup() {
-    local p
-    for p in "${PIDS_TO_STOP[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    if [ "${KEEP_WORK:-0}" = 1 ]; then echo "# work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-log() { echo "[player-start $(date -u +%H:%M:%S)] $*" >&2; }
+. "$here/bench/bench_lib.sh"
+bench_lib player-start
 
 # mpv's position, every 20 ms, into the probe's FIFO
 cat > "$WORK/report.lua" <<'EOF'

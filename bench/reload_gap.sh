@@ -26,15 +26,8 @@ PLAY_SECS=60        # each player, from its start
 SETTLE_SECS=8       # from the last player's start to the signal
 AFTER_SECS=15       # from the signal: the gaps that end in this time count
 
-PIDS_TO_STOP=()
-cleanup() {
-    local p
-    for p in "${PIDS_TO_STOP[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-log() { echo "[reload_gap $(date -u +%H:%M:%S)] $*" >&2; }
+. "$here/bench/bench_lib.sh"
+bench_lib reload_gap
 
 # the mix of N: a tenth mpv, a twentieth streamripper, two Liquidsoap, the
 # rest ffmpeg
