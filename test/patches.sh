@@ -11,7 +11,10 @@
 #  - builds lighttpd with the module inside it, with autotools
 #    (--with-audiostream) and meson (-Dwith_audiostream=true);
 #  - runs the core integration tests against each built lighttpd, with the
-#    modules built next to it.
+#    modules built next to it: every autotools build, and the meson build of
+#    the newest version (both build systems make the same lighttpd and
+#    module, each build is checked; six runs of the core tests would not
+#    leave the suite within CI's 60 minutes).
 #   test/patches.sh [--build DIR] [VERSION...]     (default: every patches/VERSION)
 # --build DIR: a build of ours (test tools, test capture device; default:
 # scripts/build.sh build). PATCH_BUILDS="autotools meson" (the default)
@@ -319,8 +322,12 @@ for e in json.load(open(sys.argv[1])):
                   "$logs/$v-meson.log"; } > "$why" 2>&1
             verdict "$v meson: mod_audiostream compiles with the series' handler setting and -Werror=incompatible-pointer-types, without a warning" "$why"
             TIMES[$v-meson-build]=$((SECONDS - t)); t=$SECONDS
-            suite "$v" "$v meson" "$m/src/lighttpd" "$m/src"
-            TIMES[$v-meson-suite]=$((SECONDS - t))
+            if [ "$v" = "${versions[-1]}" ]; then
+                suite "$v" "$v meson" "$m/src/lighttpd" "$m/src"
+                TIMES[$v-meson-suite]=$((SECONDS - t))
+            else
+                echo "# $v meson: built and checked; the core tests run in the meson build of ${versions[-1]}"
+            fi
         fi
         { PKG_CONFIG=$(fake_pkg_config) nice meson setup -Dwith_audiostream=true "$vdir/meson-no-alsa" "$tree" \
               > "$logs/$v-meson-no-alsa.log" 2>&1 && echo "meson setup succeeded without ALSA"
