@@ -772,8 +772,8 @@ void stream_free(struct stream *s)
  * and ring can go on for it. */
 static int same_capture_and_encoding(const struct stream_config *a, const struct stream_config *b)
 {
-    return strcmp(a->path, b->path) == 0 && strcmp(a->device, b->device) == 0
-        && a->rate == b->rate && a->channels == b->channels && a->bitrate == b->bitrate
+    return strcmp(a->path, b->path) == 0 && stream_same_capture(a, b, NULL, 0) == 1
+        && a->channels == b->channels && a->bitrate == b->bitrate
         && a->quality == b->quality && a->bit_reservoir == b->bit_reservoir
         && a->queue_ms == b->queue_ms && a->outage_ms == b->outage_ms;
 }

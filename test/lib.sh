@@ -142,6 +142,10 @@ wait_live() {
     return 1
 }
 
+# live_since_ms PATH SINCE_MS: the ms from SINCE_MS (now_ms) until the
+# stream answers 200 (wait_live, to 0.1 s), nothing if it never does
+live_since_ms() { wait_live "$1" && echo $(( $(now_ms) - $2 )); }
+
 # ---- listening ----
 
 # listen OUT URL SECONDS [curl options...]: the body goes through bodytime

@@ -442,11 +442,7 @@ $STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")
         fi
         sleep 0.05
     done
-    for i in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' -I --max-time 1 "$URL/live.mp3")" = 200 ] \
-            && { live_ms=$(( $(now_ms) - sig_ms )); break; }
-        sleep 0.1
-    done
+    live_ms=$(live_since_ms /live.mp3 "$sig_ms")
     listen "$DIR/new" "$URL/live.mp3" 3
     wait "$CROWD_PID"; wait "$joined"
     sleep 1   # the child has gone, the new capture has settled
@@ -515,7 +511,7 @@ $stream" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; r
     crowd_listen "$n" 30 || echo "crowd: not all playing after 15 s: $(cat "$DIR/crowd.err")" > "$DIR/crowd.late"
     sleep 1.5
     sig_ms=$(now_ms); kill -USR1 "$PID"
-    live_ms=$(reload_live_ms "$sig_ms")
+    live_ms=$(live_since_ms /live.mp3 "$sig_ms")
     listen "$DIR/new" "$URL/live.mp3" 3
     wait "$CROWD_PID"
     threads1=$(threads_of "$PID")
@@ -537,7 +533,7 @@ $stream" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; r
 $ROBUST_LIMITS
 ${stream%) )}, \"bitrate\" => 64 ) )"
     sig_ms=$(now_ms); kill -USR1 "$PID"
-    live_ms=$(reload_live_ms "$sig_ms")
+    live_ms=$(live_since_ms /live.mp3 "$sig_ms")
     listen "$DIR/new64" "$URL/live.mp3" 3
     { [ -n "$live_ms" ] || echo "the reloaded server did not answer 200 within 10 s"
       decode_check "$DIR/new64" 997 2000
@@ -551,17 +547,6 @@ ${stream%) )}, \"bitrate\" => 64 ) )"
     stop_server TERM
     kill "$killer" 2>/dev/null; wait "$killer" 2>/dev/null
     sanitizer_reports "restart in process"
-}
-
-# reload_live_ms SIG_MS: ms from SIG_MS until the stream answers 200 again,
-# empty after 10 s
-reload_live_ms() {
-    local i
-    for i in $(seq 1 200); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' -I --max-time 1 "$URL/live.mp3")" = 200 ] \
-            && { echo $(( $(now_ms) - $1 )); return; }
-        sleep 0.05
-    done
 }
 
 # SIGTERM and SIGINT (graceful) with 200 listeners (test_signals has 3):
