@@ -4,7 +4,7 @@
 # it left, throttle an HTTP/2 connection by listening on it, or change a
 # title from another site's page; and that no configuration in a
 # conditional is dropped. Sourced by test/integration.sh after
-# test/robustness.sh (status_field, rss_kib, figure, listener_checks),
+# test/robustness.sh (rss_kib, figure, listener_checks),
 # test/status_admin.sh (AUTH_MODULES, admin_auth_conf) and test/players.sh
 # (chromium_start, wait_report), whose helpers it uses. hardening_tests
 # lists them in order.
@@ -21,11 +21,7 @@ admin_code() {
 }
 
 # title_of MOUNT: its title in the status (of a server with several streams)
-title_of() {
-    curl -s --max-time 3 "$URL/status-json.xsl" | python3 -c 'import json, sys
-for s in json.load(sys.stdin)["icestats"]["source"]:
-    if s["listenurl"].endswith(sys.argv[1]): print(s.get("title", ""))' "$1"
-}
+title_of() { status_get "stream('$1').get('title', '')"; }
 
 # upload_bytes DIR: bytes in the files lighttpd spooled there
 upload_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
@@ -40,13 +36,12 @@ upload_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { print
 hardening_tests+=(test_request_body)
 test_request_body() {
     mkdir -p "$WORK/body/up"
-    start_server body "$MODULES
+    start_live body "$MODULES
 server.upload-dirs = ( \"$WORK/body/up\" )
 server.http-parseopts = ( \"method-get-body\" => \"enable\" )
 $STATUS_997
 audiostream.admin-url = \"/admin/metadata\"
-$STREAM_997" || { fail "request body: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "request body: stream never went live"; stop_server; return; }
+$STREAM_997" || return
     local why=$DIR/why out rss0 rss1 up=0 peak=0 apid
     listen "$DIR/normal" "$URL/live.mp3" 9 & local lpid=$!
     rss0=$(rss_kib)
@@ -97,9 +92,8 @@ $STREAM_997" || { fail "request body: lighttpd did not start" "$(cat "$DIR/stder
 # play, 8 get 429 at once, so lighttpd goes on to answer every one.
 hardening_tests+=(test_h2_audio_streams_per_connection)
 test_h2_audio_streams_per_connection() {
-    start_server h2cap "$MODULES
-$STREAM_997" || { fail "HTTP/2 cap: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "HTTP/2 cap: stream never went live"; stop_server; return; }
+    start_live h2cap "$MODULES
+$STREAM_997" || return
     local why=$DIR/why out
     out=$("${H2ABUSE[@]}" "$PORT" /live.mp3 flood 12 2)
     { [ "$(figure answered "$out")" = 12 ] || echo "not every stream was answered: $out"
@@ -119,11 +113,9 @@ $STREAM_997" || { fail "HTTP/2 cap: lighttpd did not start" "$(cat "$DIR/stderr.
 # max-listeners 20.
 hardening_tests+=(test_h2_gone_frees_slots)
 test_h2_gone_frees_slots() {
-    start_server h2gone "$MODULES
+    start_live h2gone "$MODULES
 $STATUS_997
-audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"max-listeners\" => 20 ) )" \
-        || { fail "HTTP/2 gone: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "HTTP/2 gone: stream never went live"; stop_server; return; }
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"max-listeners\" => 20 ) )" || return
     head -c 30000000 /dev/zero > "$DIR/htdocs/big.bin"
     local why=$DIR/why a b n t0 ms peak
     "${H2ABUSE[@]}" "$PORT" /live.mp3 flood 8 1 /big.bin 4 > "$DIR/a.out" & local apid=$!
@@ -132,11 +124,11 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"max-list
     a=$(cat "$DIR/a.out"); b=$(cat "$DIR/b.out")
     t0=$(now_ms)
     for _ in $(seq 1 50); do
-        n=$(status_field 's["listeners"]'); [ "$n" = 0 ] && break
+        n=$(status_get 's["listeners"]'); [ "$n" = 0 ] && break
         sleep 0.1
     done
     ms=$(( $(now_ms) - t0 ))
-    peak=$(status_field 's["listener_peak"]')
+    peak=$(status_get 's["listener_peak"]')
     { [ "$(figure ok "$a")" = 8 ] && [ "$(figure ok "$b")" = 8 ] \
           || echo "clients were not served 4 downloads and 4 streams each: $a / $b"
       [ "$peak" -ge 8 ] 2>/dev/null || echo "listener peak $peak, want >= 8: the streams never were listeners"
@@ -163,9 +155,8 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"max-list
 # its own while the stream plays on.
 hardening_tests+=(test_h2_download_beside_stream)
 test_h2_download_beside_stream() {
-    start_server h2beside "$MODULES
-$STREAM_997" || { fail "HTTP/2 download: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "HTTP/2 download: stream never went live"; stop_server; return; }
+    start_live h2beside "$MODULES
+$STREAM_997" || return
     head -c 30000000 /dev/urandom > "$DIR/htdocs/big.bin"
     local why=$DIR/why alone beside
     alone=$("${H2ABUSE[@]}" "$PORT" /nothing beside /big.bin 5)
@@ -184,7 +175,7 @@ $STREAM_997" || { fail "HTTP/2 download: lighttpd did not start" "$(cat "$DIR/st
 hardening_tests+=(test_conditional_config)
 test_conditional_config() {
     free_port; local port2=$PORT
-    start_server conditional "$MODULES
+    start_live conditional "$MODULES
 \$SERVER[\"socket\"] == \"127.0.0.1:$port2\" {
     audiostream.streams = ( \"/second.mp3\" => ( \"device\" => \"tone997\", \"bitrate\" => 64 ) )
 }
@@ -195,8 +186,7 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\" ) )
 }
 \$HTTP[\"remoteip\"] == \"127.0.0.2\" {
     audiostream.status-url = \"/status-json.xsl\"
-}" || { fail "conditional config: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "conditional config: stream never went live"; stop_server; return; }
+}" || return
     local why=$DIR/why url2=http://127.0.0.1:$port2 pids=() code
     { grep -i 'deprecat\|warn' "$DIR/error.log" "$DIR/stderr.log" && echo "lighttpd warned about the conditionals"
       listen "$DIR/plain" "$URL/live.mp3" 3.5 & pids+=($!)
@@ -222,8 +212,8 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\" ) )
       [ "$code" = 404 ] || echo "status URL from 127.0.0.1: $code, want 404"
       code=$(curl -s -o "$DIR/status.json" -w '%{http_code}' --max-time 2 --interface 127.0.0.2 "$URL/status-json.xsl")
       [ "$code" = 200 ] || echo "status URL from 127.0.0.2: $code, want 200"
-      python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))["icestats"]["source"]
-assert s["listenurl"].endswith("/live.mp3"), s' "$DIR/status.json" 2>&1 | tail -1; } > "$why"
+      [ "$(json_get "$DIR/status.json" 's["listenurl"].endswith("/live.mp3")')" = True ] \
+          || echo "status URL from 127.0.0.2: not just /live.mp3: $(json_get "$DIR/status.json" s)"; } > "$why"
     verdict "conditionals: the status URL only for 127.0.0.2, with the streams of its context" "$why"
     stop_server
     sanitizer_reports "conditional config"
@@ -238,12 +228,10 @@ assert s["listenurl"].endswith("/live.mp3"), s' "$DIR/status.json" 2>&1 | tail -
 hardening_tests+=(test_admin_refusals)
 test_admin_refusals() {
     printf 'dj1:pw1\ndj2:pw2\n' > "$WORK/djs"
-    start_server adminguard "$AUTH_MODULES
+    start_live adminguard "$AUTH_MODULES
 $(admin_auth_conf "$WORK/djs")
 audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"admin-users\" => ( \"dj1\" ) ),
-                        \"/open.mp3\" => ( \"device\" => \"tone440\" ) )" \
-        || { fail "admin refusals: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "admin refusals: stream never went live"; stop_server; return; }
+                        \"/open.mp3\" => ( \"device\" => \"tone440\" ) )" || return
     local why=$DIR/why n=0 h
     { for h in 'Sec-Fetch-Site: cross-site' 'Sec-Fetch-Site: same-site' 'Origin: http://evil.example' \
                'Origin: null' "Origin: http://127.0.0.1:$PORT.evil.example" "Origin: https://127.0.0.1:$PORT"; do
@@ -287,14 +275,13 @@ hardening_tests+=(test_admin_csrf_chromium)
 test_admin_csrf_chromium() {
     printf 'dj1:pw1\n' > "$WORK/csrf-users"
     free_port; local evil=$PORT
-    start_server csrf "server.modules += ( \"mod_accesslog\", \"mod_auth\", \"mod_authn_file\", \"mod_audiostream\" )
+    start_live csrf "server.modules += ( \"mod_accesslog\", \"mod_auth\", \"mod_authn_file\", \"mod_audiostream\" )
 accesslog.filename = \"|exec cat > $WORK/csrf/access.log\"
 accesslog.format = \"%s %u %r %{Sec-Fetch-Site}i\"
 mimetype.assign += ( \".html\" => \"text/html; charset=utf-8\" )
 \$SERVER[\"socket\"] == \"127.0.0.2:$evil\" { }
 $(admin_auth_conf "$WORK/csrf-users")
-$STREAM_997" || { fail "admin CSRF: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "admin CSRF: stream never went live"; stop_server; return; }
+$STREAM_997" || return
     mkdir -p "$DIR/htdocs/admin"
     cat > "$DIR/htdocs/admin/dj.html" <<HTML
 <!doctype html><title>DJ</title>
@@ -317,7 +304,7 @@ HTML
           || echo "the DJ's own page did not change the title: $(grep metadata "$DIR/access.log")"
       grep -q '^403 dj1 GET /admin/metadata?mount=/live.mp3&mode=updinfo&song=Forged HTTP/1.1 cross-site$' "$DIR/access.log" \
           || echo "the forged navigation was not refused with the DJ's credentials: $(grep -v HEAD "$DIR/access.log")"
-      [ "$(status_field 's.get("title")')" = Own ] || echo "title: $(status_field 's.get("title")'), want Own"; } > "$why"
+      [ "$(status_get 's.get("title")')" = Own ] || echo "title: $(status_get 's.get("title")'), want Own"; } > "$why"
     verdict "admin CSRF in Chromium: its saved credentials on another site's navigation get 403, its own page's update works" "$why"
     stop_server
     sanitizer_reports "admin CSRF"

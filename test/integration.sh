@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Integration tests of mod_audiostream in Debian's real lighttpd.
-#   test/integration.sh BUILD_DIR [--sanitized] [TEST_NAME...]
+#   test/integration.sh BUILD_DIR [--sanitized] [--core] [TEST_NAME...]
 # --sanitized: the module was built with ASan+UBSan; preload their runtime.
+# --core: the core tests only (core_tests below), which test/matrix.sh and
+# test/patches.sh run in other lighttpd versions, and run-all.sh --quick.
 # TEST_NAME: run only these (functions below, e.g. test_admin test_valgrind);
 # an unknown option or name fails the run before any test.
 # Prints "ok - NAME" / "not ok - NAME" per test and, last, "N passed, N failed".
@@ -9,11 +11,13 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "$1" && pwd); shift
 SANITIZED=0
+CORE=0
 ONLY=()
 for a in "$@"; do
     case $a in
         --sanitized) SANITIZED=1 ;;
-        -*) echo "integration.sh: unknown option $a (known: --sanitized)" >&2; echo "0 passed, 1 failed"; exit 2 ;;
+        --core) CORE=1 ;;
+        -*) echo "integration.sh: unknown option $a (known: --sanitized, --core)" >&2; echo "0 passed, 1 failed"; exit 2 ;;
         *) ONLY+=("$a") ;;
     esac
 done
@@ -72,10 +76,9 @@ lsan_thread_warnings() {
 test_matrix() {
     local srb proto
     for srb in 0 1 2; do
-        start_server "matrix-srb$srb" "$MODULES
+        start_live "matrix-srb$srb" "$MODULES
 server.stream-response-body = $srb
-$STREAM_997" || { fail "matrix srb=$srb: lighttpd did not start" "$(cat "$DIR/stderr.log")"; continue; }
-        wait_live /live.mp3 || { fail "matrix srb=$srb: stream never went live"; stop_server; continue; }
+$STREAM_997" || continue
         local pids=()
         for proto in 1.0 1.1 2; do
             local opt=--http$proto; [ "$proto" = 2 ] && opt=--http2-prior-knowledge
@@ -110,15 +113,13 @@ $STREAM_997" || { fail "matrix srb=$srb: lighttpd did not start" "$(cat "$DIR/st
 # Longest prefix wins, the query string is ignored, other paths are left to
 # lighttpd; two (here three) streams on their own devices play at once.
 test_prefixes() {
-    start_server prefixes "$MODULES
+    start_live prefixes "$MODULES
 audiostream.streams = (
   \"/radio/\"   => ( \"device\" => \"tone440\" ),
   \"/radio/hq\" => ( \"device\" => \"tone997\", \"bitrate\" => 192 ),
   \"/live.mp3\" => ( \"device\" => \"tone1500\", \"channels\" => 1, \"rate\" => 48000 ),
-)" || { fail "prefixes: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+)" /radio/x /radio/hq /live.mp3 || return
     echo "a static file" > "$DIR/htdocs/radio.txt"
-    wait_live /radio/x && wait_live /radio/hq && wait_live /live.mp3 \
-        || { fail "prefixes: streams never went live"; stop_server; return; }
     local pids=()
     listen "$DIR/radio-live" "$URL/radio/live.mp3" 4.5 & pids+=($!)
     listen "$DIR/radio-hq" "$URL/radio/hq.mp3?x=1&y=/live.mp3" 4.5 & pids+=($!)
@@ -156,10 +157,8 @@ test_fifty_listeners() {
     for budget in 40000 500; do
         label="50 concurrent listeners"
         [ "$budget" = 500 ] && label="50 listeners served in turns (writes-per-second 500)"
-        start_server "fifty-$budget" "$MODULES
-audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"writes-per-second\" => $budget ) )" \
-            || { fail "$label: lighttpd did not start"; continue; }
-        wait_live /live.mp3 || { fail "$label: stream never went live"; stop_server; continue; }
+        start_live "fifty-$budget" "$MODULES
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"writes-per-second\" => $budget ) )" || continue
         local i pids=()
         for i in $(seq 1 50); do
             curl -s --max-time 3.5 -o "$DIR/l$i.mp3" "$URL/live.mp3" & pids+=($!)
@@ -180,9 +179,8 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"writes-p
 
 # HEAD gets the headers only; other methods 405 with Allow.
 test_methods() {
-    start_server methods "$MODULES
-$STREAM_997" || { fail "methods: lighttpd did not start"; return; }
-    wait_live /live.mp3 || { fail "methods: stream never went live"; stop_server; return; }
+    start_live methods "$MODULES
+$STREAM_997" || return
     local why=$DIR/why m
     # by hand on a socket: a client could hide a body after a HEAD's headers
     { timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$0
@@ -262,11 +260,10 @@ audiostream.streams = ( "/a" => ( "device" => "tone997" ) )'
 # Listeners that read too slowly, or stop reading, skip forward to live at
 # a frame boundary; nothing spills to temp files; the others hear it all.
 test_slow_listeners() {
-    start_server slow "$MODULES
+    start_live slow "$MODULES
 server.upload-dirs = ( \"$WORK/slow/spill\" )
-$STREAM_997" || { fail "slow listeners: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+$STREAM_997" || return
     mkdir -p "$DIR/spill"
-    wait_live /live.mp3 || { fail "slow listeners: stream never went live"; stop_server; return; }
     local pids=()
     listen "$DIR/normal" "$URL/live.mp3" 9 & pids+=($!)
     "$TOOLS/slowclient" "$PORT" /live.mp3 "$DIR/slow.mp3" --rate 4000 --seconds 9 > "$DIR/slow.out" & pids+=($!)
@@ -323,9 +320,8 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"unplugged\" ) )" \
 test_signals() {
     local sig
     for sig in TERM INT; do
-        start_server "sig$sig" "$MODULES
-$STREAM_997" || { fail "SIG$sig: lighttpd did not start"; continue; }
-        wait_live /live.mp3 || { fail "SIG$sig: stream never went live"; stop_server KILL; continue; }
+        start_live "sig$sig" "$MODULES
+$STREAM_997" || continue
         local pids=()
         curl -s --http1.0 --max-time 20 -o "$DIR/a.mp3" "$URL/live.mp3" & pids+=($!)
         curl -s --http1.1 --max-time 20 -o "$DIR/b.mp3" "$URL/live.mp3" & pids+=($!)
@@ -390,9 +386,8 @@ $STREAM_997" || { SERVER_WRAP=$saved_wrap; fail "valgrind: lighttpd did not star
 # bounded queue for each (32 KiB), so its memory stops growing once those
 # are full, however long they stall; unbounded, it would grow 16 KB/s each.
 test_stalled_memory() {
-    start_server stalledmem "$MODULES
-$STREAM_997" || { fail "stalled memory: lighttpd did not start"; return; }
-    wait_live /live.mp3 || { fail "stalled memory: stream never went live"; stop_server; return; }
+    start_live stalledmem "$MODULES
+$STREAM_997" || return
     local pids=() i rss3 rss9 why=$DIR/why
     listen "$DIR/normal" "$URL/live.mp3" 10 & pids+=($!)
     for i in $(seq 1 20); do
@@ -418,13 +413,11 @@ $STREAM_997" || { fail "stalled memory: lighttpd did not start"; return; }
 test_stalled_crowd() {
     local mode
     for mode in skip drop; do
-        start_server "crowd-$mode" "$MODULES
+        start_live "crowd-$mode" "$MODULES
 server.max-fds = 4096
 audiostream.status-url = \"/status\"
 audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\",
-    \"queue-ms\" => 2000, \"burst-ms\" => 1000, \"slow-listener\" => \"$mode\" ) )" \
-            || { fail "stalled crowd ($mode): lighttpd did not start" "$(cat "$DIR/stderr.log")"; continue; }
-        wait_live /live.mp3 || { fail "stalled crowd ($mode): stream never went live"; stop_server; continue; }
+    \"queue-ms\" => 2000, \"burst-ms\" => 1000, \"slow-listener\" => \"$mode\" ) )" || continue
         local rss0 out=$DIR/loadgen.out why=$DIR/why
         rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$PID/status")
         "$BUILD/bench/loadgen" --port "$PORT" --listeners 200 --stalled 200 --join-rate 200 \
@@ -432,9 +425,7 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\",
         local ok rss_peak failures counts skips drops
         # the module's own counts: a dropped listener whose window is full
         # never sees the server's FIN, so the generator cannot tell
-        counts=$(curl -s --max-time 3 "$URL/status" | python3 -c 'import json, sys
-a = json.load(sys.stdin)["icestats"]["source"]["audiostream"]
-print(a["skips"], a["drops"])')
+        counts=$(STATUS_PATH=/status status_get '"%d %d" % (s["audiostream"]["skips"], s["audiostream"]["drops"])')
         read -r skips drops <<< "$counts"
         ok=$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' "$out")
         rss_peak=$(sed -n 's/.* server_rss_peak_kib=\([0-9]*\).*/\1/p' "$out")
@@ -458,13 +449,11 @@ print(a["skips"], a["drops"])')
 
 test_shared_capture() {
     echo "pcm.exclusive997 { type testtone frequency 997 exclusive 1 }" >> "$WORK/asound.conf"
-    start_server shared "$MODULES
+    start_live shared "$MODULES
 audiostream.streams = (
   \"/live.mp3\" => ( \"device\" => \"exclusive997\" ),
   \"/low.mp3\"  => ( \"device\" => \"exclusive997\", \"channels\" => 1, \"bitrate\" => 48 ),
-)" || { fail "shared capture: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 && wait_live /low.mp3 \
-        || { fail "shared capture: streams never went live" "$(cat "$DIR/error.log")"; stop_server; return; }
+)" /live.mp3 /low.mp3 || return
     local pids=() why=$DIR/why
     listen "$DIR/hi" "$URL/live.mp3" 4.5 & pids+=($!)
     listen "$DIR/lo" "$URL/low.mp3" 4.5 & pids+=($!)
@@ -517,6 +506,14 @@ all_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_li
            test_slow_listeners test_absent_device test_signals "${feature_tests[@]}"
            test_stalled_memory test_stalled_crowd test_shared_capture test_status test_admin "${fault_tests[@]}" "${player_tests[@]}" "${scaleout_tests[@]}" "${robust_tests[@]}" "${hardening_tests[@]}" "${resume_tests[@]}" "${client_tests[@]}" test_valgrind)
 [ "$SANITIZED" = 1 ] && all_tests=("${all_tests[@]/test_valgrind}")
+# what another lighttpd must pass: the basics, and the tests that lean on
+# its internals: HTTP/2 (its own module from 1.4.71, mod_h2), resume (its
+# request target), ICY without chunking and the background restart
+core_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
+            test_slow_listeners test_absent_device test_signals
+            test_request_body test_h2_audio_streams_per_connection test_h2_gone_frees_slots
+            test_resume_range test_close_delimited_icy test_reload_bg_child_redirects)
+[ "$CORE" = 1 ] && ONLY=("${core_tests[@]}" "${ONLY[@]}")
 if [ ${#ONLY[@]} -gt 0 ]; then
     for t in "${ONLY[@]}"; do
         [[ " ${all_tests[*]} test_valgrind " == *" $t "* ]] && [ "$(type -t "$t")" = function ] \

@@ -3,7 +3,8 @@
 # clients (curl) and decoders (mpg123) checking what a listener gets.
 # Sourced by test/integration.sh; needs BUILD and WORK set.
 
-TOOLS=$BUILD/test/tools
+TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOOLS=$BUILD/test/tools         # the C tools; test/tools/*.py run from TEST_DIR
 PLUGIN=$BUILD/test/alsa/.libs/libasound_module_pcm_testtone.so
 # the server, the directory of its own modules, and the module under test
 # (another lighttpd: test/matrix.sh sets all three)
@@ -12,24 +13,9 @@ LIGHTTPD_MODULES=${LIGHTTPD_MODULES:-/usr/lib/lighttpd}
 AUDIOSTREAM_MODULE=${AUDIOSTREAM_MODULE:-$BUILD/.libs/mod_audiostream.so}
 BITRATE_BPS=16000            # 128 kbit/s
 BURST_S=2                    # the default burst-ms (stream_config.c), in seconds
-PASSED=0
-FAILED=0
-FAILED_NAMES=()
-
-# ---- results ----
-
-pass() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-fail() {
-    FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1")
-    echo "not ok - $1"; shift
-    local line; for line in "$@"; do echo "    $line"; done
-}
-# check NAME CONDITION_OUTPUT: passes when the checks written to $1.why are none
-verdict() {
-    local name=$1 why=$2
-    if [ -s "$why" ]; then mapfile -t lines < "$why"; fail "$name" "${lines[@]}"
-    else pass "$name"; fi
-}
+# pass, fail, verdict and the counts
+# shellcheck source=test/lib/results.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/results.sh"
 
 # ---- set-up ----
 
@@ -79,17 +65,36 @@ $3
 EOF
 }
 
-# wait_listening PORT PID TENTHS: until something accepts on PORT; fails
-# when PID exits first or TENTHS tenths of a second pass
-wait_listening() {
-    local i
-    for i in $(seq 1 "$3"); do
-        port_is_free "$1" || return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.1
+accepting() { ! port_is_free "$1"; }
+exited() { ! kill -0 "$1" 2>/dev/null; }
+
+# poll TENTHS COMMAND...: runs COMMAND every 0.1 s until it succeeds, at
+# most TENTHS times; fails when it never did. The one wait of the tests:
+# they wait for what they need, never a fixed time that a slow machine
+# would overrun
+poll() {
+    local n=$1; shift
+    while [ "$n" -gt 0 ]; do
+        "$@" && return 0
+        n=$((n - 1)); sleep 0.1
     done
     return 1
 }
+# poll_alive PID TENTHS COMMAND...: poll, giving up at once when PID has
+# exited (what was to do it is gone)
+poll_alive() {
+    local pid=$1 n=$2; shift 2
+    while [ "$n" -gt 0 ]; do
+        "$@" && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        n=$((n - 1)); sleep 0.1
+    done
+    return 1
+}
+
+# wait_listening PORT PID TENTHS: until something accepts on PORT; fails
+# when PID exits first or TENTHS tenths of a second pass
+wait_listening() { poll_alive "$2" "$3" accepting "$1"; }
 
 # start_server NAME BODY: starts lighttpd in the foreground of a background
 # job; sets DIR, PORT, PID, URL. Waits until it accepts connections.
@@ -133,40 +138,79 @@ restart_server() {
 }
 
 # wait_live PATH: until the stream answers 200 (its device is capturing)
-wait_live() {
-    local i
-    for i in $(seq 1 "${LIVE_WAIT_TENTHS:-100}"); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' -I --max-time 1 "$URL$1")" = 200 ] && return 0
-        sleep 0.1
+wait_live() { poll "${LIVE_WAIT_TENTHS:-100}" is_live "$1"; }
+is_live() { [ "$(curl -s -o /dev/null -w '%{http_code}' -I --max-time 1 "$URL$1")" = 200 ]; }
+
+# start_live NAME BODY [PATH...]: start_server NAME BODY, then wait_live for
+# each PATH (default /live.mp3); when either fails, the failure is recorded
+# under NAME (with lighttpd's own words) and the server stopped: the caller
+# only returns
+start_live() {
+    local name=$1 body=$2 path; shift 2
+    start_server "$name" "$body" \
+        || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return 1; }
+    for path in "${@:-/live.mp3}"; do
+        wait_live "$path" \
+            || { fail "$name: $path never went live" "$(tail -5 "$DIR/error.log")"; stop_server; return 1; }
     done
-    return 1
 }
 
 # live_since_ms PATH SINCE_MS: the ms from SINCE_MS (now_ms) until the
 # stream answers 200 (wait_live, to 0.1 s), nothing if it never does
 live_since_ms() { wait_live "$1" && echo $(( $(now_ms) - $2 )); }
 
+# ---- JSON: the status URL's document ----
+
+# json_get FILE EXPR: EXPR (Python, over d, s and stream(PATH): see
+# tools/json_get.py) of the JSON document in FILE ("-": stdin); "INVALID
+# <why>" when it does not parse
+json_get() { python3 "$TEST_DIR/tools/json_get.py" "$1" "$2"; }
+# status_get EXPR: json_get of the status document the server gives now
+# (at STATUS_PATH, default /status-json.xsl)
+status_get() { curl -s --max-time 5 "$URL${STATUS_PATH:-/status-json.xsl}" | json_get - "$1"; }
+
 # ---- listening ----
 
 # listen OUT URL SECONDS [curl options...]: the body goes through bodytime
-# into OUT.mp3 with its timings in OUT.time, the headers into OUT.hdr
+# into OUT.mp3 with its timings in OUT.time (the steady rate counted from
+# LISTEN_STEADY_MS after the first byte, default 500: past a relay's burst
+# of older audio, set it longer), the headers into OUT.hdr, curl's exit
+# status into OUT.rc and the time the response ended (now_ms) into OUT.end
 listen() {
     local out=$1 url=$2 secs=$3; shift 3
     curl -s -N "$@" -D "$out.hdr" --max-time "$secs" -o - "$url" 2> "$out.curlerr" \
-        | "$TOOLS/bodytime" "$out.mp3" > "$out.time"
+        | "$TOOLS/bodytime" "$out.mp3" "${LISTEN_STEADY_MS:-500}" > "$out.time"
+    echo "${PIPESTATUS[0]}" > "$out.rc"
+    now_ms > "$out.end"
 }
 
 # time_field OUT NAME: a figure bodytime printed
 time_field() { sed -n "s/.*\b$2=\([0-9.]*\).*/\1/p" "$1.time"; }
 
-# decode_check OUT HZ MIN_MS: decodes OUT.mp3 and checks the tone; prints
-# what is wrong, nothing when all is right
+# tone_check FILE HZ MIN_MS [pcmcheck options...]: FILE (raw s16le or a
+# 16-bit WAV, 44.1 kHz stereo) holds at least MIN_MS of the HZ tone with no
+# dropout or phase jump (pcmcheck's report in FILE.pcm); prints what is
+# wrong, nothing when all is right
+tone_check() {
+    local file=$1 hz=$2 min_ms=$3; shift 3
+    "$TOOLS/pcmcheck" --rate 44100 --channels 2 --expect-hz "$hz" --tol-hz 3 --min-ms "$min_ms" "$@" \
+        "$file" > "$file.pcm" 2>&1 && return 0
+    echo "${file##*/}: pcmcheck failed:"; sed 's/^/  /' "$file.pcm"
+}
+# pcm_ms FILE: the duration tone_check measured (after its first 300 ms)
+pcm_ms() { sed -n 's/.*duration_ms=\([0-9]*\).*/\1/p' "$1.pcm"; }
+# mp3_tone_check MP3 HZ MIN_MS: MP3 decodes (mpg123, which finds the first
+# frame itself: a relay's burst need not start on one) into MP3.raw, and
+# that holds the tone (tone_check)
+mp3_tone_check() {
+    mpg123 -q -s -r 44100 -e s16 "$1" > "$1.raw" 2> "$1.mpg123err"
+    tone_check "$1.raw" "$2" "$3"
+}
+# decode_check OUT HZ MIN_MS: OUT.mp3 is whole frames from its first byte
+# (mp3check) and holds the tone (mp3_tone_check); prints what is wrong
 decode_check() {
-    local out=$1 hz=$2 min_ms=$3
-    "$TOOLS/mp3check" frames "$out.mp3" > "$out.frames" || cat "$out.frames"
-    mpg123 -q -s -r 44100 -e s16 "$out.mp3" > "$out.raw" 2> "$out.mpg123err"
-    "$TOOLS/pcmcheck" --rate 44100 --channels 2 --expect-hz "$hz" --tol-hz 3 \
-        --min-ms "$min_ms" "$out.raw" > "$out.pcm" 2>&1 || grep -v '^pcmcheck: ok' "$out.pcm"
+    "$TOOLS/mp3check" frames "$1.mp3" > "$1.frames" || cat "$1.frames"
+    mp3_tone_check "$1.mp3" "$2" "$3"
 }
 
 header() { tr -d '\r' < "$1.hdr" | sed -n "s/^$2: *//Ip" | tail -1; }

@@ -18,19 +18,8 @@ set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(trixie sid)
-# the HTTP/2 tests too: HTTP/2 is its own module from 1.4.71 (mod_h2); and
-# the resume, ICY and reload tests, which lean on lighttpd's internals
-# (its chunking, its request target, its background restart)
-core_tests=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
-            test_slow_listeners test_absent_device test_signals
-            test_request_body test_h2_audio_streams_per_connection test_h2_gone_frees_slots
-            test_resume_range test_close_delimited_icy test_reload_bg_child_redirects)
-passed=0
-failed=0
-result() { # NAME STATUS
-    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok - $1"
-    else failed=$((failed + 1)); echo "not ok - $1"; fi
-}
+# shellcheck source=test/lib/results.sh
+. "$here/test/lib/results.sh"
 indent() { sed 's/^/    /'; }
 comment() { sed 's/^/# /'; }
 log=$(mktemp /tmp/audiostream-matrix.XXXXXX)
@@ -39,7 +28,7 @@ trap 'rm -f "$log"' EXIT
 echo "# packages for building the module and running its tests"
 bash "$here/scripts/install-deps.sh" 2>&1 | comment
 result "install the packages the suite needs" "${PIPESTATUS[0]}"
-[ "$failed" -eq 0 ] || { echo "$passed passed, $failed failed"; exit 1; }
+[ "$FAILED" -eq 0 ] || finish
 
 declare -A tree_of version_of module_of
 for suite in "${suites[@]}"; do
@@ -70,12 +59,11 @@ for suite in "${suites[@]}"; do
     build=$here/.work/build-$version
     t0=$SECONDS
     LIGHTTPD=$server LIGHTTPD_MODULES=$modules AUDIOSTREAM_MODULE=${module_of[$suite]} \
-        bash "$here/test/integration.sh" "$build" "${core_tests[@]}" > "$log" 2>&1; rc=$?
+        bash "$here/test/integration.sh" "$build" --core > "$log" 2>&1; rc=$?
     indent < "$log"
     counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
     [ -n "$counts" ] && [ "${counts%% passed*}" -gt 0 ] || rc=1
     result "$suite: core integration tests in lighttpd $version (${counts:-did not run to its end}) ($((SECONDS - t0)) s)" "$rc"
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

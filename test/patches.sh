@@ -28,32 +28,16 @@ export DEBIAN_FRONTEND=noninteractive
 
 # the Debian suite that ships each lighttpd version
 declare -A SUITE=([1.4.69]=bookworm [1.4.79]=trixie [1.4.85]=sid)
-# the HTTP/2 tests too: HTTP/2 is its own module from 1.4.71 (mod_h2); and
-# the resume, ICY and reload tests, which lean on lighttpd's internals
-# (its chunking, its request target, its background restart)
-CORE_TESTS=(test_bad_configs test_methods test_matrix test_prefixes test_fifty_listeners
-            test_slow_listeners test_absent_device test_signals
-            test_request_body test_h2_audio_streams_per_connection test_h2_gone_frees_slots
-            test_resume_range test_close_delimited_icy test_reload_bg_child_redirects)
 BUILDS=${PATCH_BUILDS:-autotools meson}
 
-passed=0
-failed=0
-result() { # NAME STATUS
-    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok - $1"
-    else failed=$((failed + 1)); echo "not ok - $1"; fi
-}
-# check NAME WHY_FILE: passes when nothing was written to WHY_FILE
-verdict() {
-    if [ -s "$2" ]; then result "$1" 1; sed 's/^/    /' "$2"; else result "$1" 0; fi
-}
+# shellcheck source=test/lib/results.sh
+. "$here/test/lib/results.sh"
 # run NAME LOG command...: by the command's status; a failure shows the log's end
 run() {
     local name=$1 log=$2; shift 2
     if "$@" > "$log" 2>&1; then result "$name" 0; return 0; fi
     result "$name" 1; tail -n 25 "$log" | sed 's/^/    /'; return 1
 }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
 secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
 build=
@@ -206,14 +190,10 @@ fake_pkg_config() {
 suite() {
     local v=$1 label=$2 lighttpd=$3 mods=$4 log=$logs/suite-${2// /-}.log why=$logs/suite.why
     LIGHTTPD=$lighttpd LIGHTTPD_MODULES=$mods AUDIOSTREAM_MODULE=$mods/mod_audiostream.so KEEP_WORK=1 \
-        bash "$here/test/integration.sh" "$build" "${CORE_TESTS[@]}" > "$log" 2>&1
+        bash "$here/test/integration.sh" "$build" --core > "$log" 2>&1
     sed -e "s/^ok - /ok - $label: /" -e "s/^not ok - /not ok - $label: /" "$log" \
         | grep -vE '^([0-9]+ passed, [0-9]+ failed|test files kept in .*)$'
-    local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
-    if [ -z "$line" ]; then result "$label: the integration tests ran to their end" 1
-    else
-        passed=$((passed + ${line%% passed*})); local f=${line#*, }; failed=$((failed + ${f%% failed*}))
-    fi
+    add_counts "$log" "$label: the integration tests"
     # they ran this build's modules, not Debian's
     local w; w=$(sed -n 's/^test files kept in //p' "$log" | tail -1)
     { [ -n "$w" ] && [ -d "$w/modules" ] || echo "no test directory kept"
@@ -316,9 +296,8 @@ one_version() {
                "$logs/$v-meson.log" mesonbuild; then
             { [ -x "$m/src/lighttpd" ] && [ -f "$m/src/mod_audiostream.so" ] || echo "no src/lighttpd or src/mod_audiostream.so"
               "$m/src/lighttpd" -v 2>&1 | grep -q "lighttpd/$v" || echo "lighttpd -v: $("$m/src/lighttpd" -v 2>&1)"
-              compile_line_check "$v" "$(python3 -c 'import json, sys
-for e in json.load(open(sys.argv[1])):
-    if e["file"].endswith("mod_audiostream/mod_audiostream.c"): print(e["command"])' "$m/compile_commands.json")" \
+              compile_line_check "$v" "$(python3 "$here/test/tools/json_get.py" "$m/compile_commands.json" \
+                  '[e["command"] for e in d if e["file"].endswith("mod_audiostream/mod_audiostream.c")][0]')" \
                   "$logs/$v-meson.log"; } > "$why" 2>&1
             verdict "$v meson: mod_audiostream compiles with the series' handler setting and -Werror=incompatible-pointer-types, without a warning" "$why"
             TIMES[$v-meson-build]=$((SECONDS - t)); t=$SECONDS

@@ -15,9 +15,8 @@ resume_tests=()
 # Firefox), a closed one, or one under an If-Range gets 200 and the stream.
 resume_tests+=(test_resume_range)
 test_resume_range() {
-    start_server resume-range "$MODULES
-$STREAM_997" || { fail "resume: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "resume: stream never went live"; stop_server; return; }
+    start_live resume-range "$MODULES
+$STREAM_997" || return
     local why=$DIR/why range='bytes 160000-1000000159999/*'
     listen "$DIR/h11" "$URL/live.mp3" 3 --http1.1 -H 'Range: bytes=160000-'
     listen "$DIR/h2" "$URL/live.mp3" 3 --http2-prior-knowledge -H 'Range: bytes=160000-'
@@ -58,10 +57,8 @@ $STREAM_997" || { fail "resume: lighttpd did not start" "$(cat "$DIR/stderr.log"
 resume_tests+=(test_close_delimited_icy)
 test_close_delimited_icy() {
     local title="Ripped - Live at 7"
-    start_server close-delimited "$MODULES
-audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"title\" => \"$title\" ) )" \
-        || { fail "close-delimited: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "close-delimited: stream never went live"; stop_server; return; }
+    start_live close-delimited "$MODULES
+audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"title\" => \"$title\" ) )" || return
     local why=$DIR/why metaint
     # raw bytes: what a client that does not un-chunk sees
     listen "$DIR/icy" "$URL/live.mp3" 3 --http1.1 --raw -H 'Icy-MetaData: 1'
@@ -216,12 +213,11 @@ test_titles_survive() {
     printf 'admin:secret\n' > "$WORK/users"
     mkdir -p "$WORK/titles"; rm -f "$WORK/titles/state"
     streams="audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"title\" => \"$conf_title\" ) )"
-    start_server titles "$AUTH_MODULES
+    start_live titles "$AUTH_MODULES
 $(admin_auth_conf "$WORK/users")
 audiostream.state-file = \"$WORK/titles/state\"
-$streams" || { fail "titles: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+$streams" || return
     why=$DIR/why
-    wait_live /live.mp3 || { fail "titles: stream never went live"; stop_server; return; }
     local seen_reload seen_restart seen_edited
     admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=Set%20by%20the%20DJ"
     kill -USR1 "$PID"; sleep 0.5; wait_live /live.mp3
@@ -250,12 +246,11 @@ ${streams/$conf_title/Edited}"
     sanitizer_reports "titles: state file"
 
     # no state file, graceful-restart-bg: a reload re-executes lighttpd
-    start_server titles-bg "$AUTH_MODULES
+    start_live titles-bg "$AUTH_MODULES
 server.feature-flags += ( \"server.graceful-restart-bg\" => \"enable\" )
 $(admin_auth_conf "$WORK/users")
-$streams" || { fail "titles (graceful-restart-bg): lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
+$streams" || return
     why=$DIR/why
-    wait_live /live.mp3 || { fail "titles (graceful-restart-bg): stream never went live"; stop_server; return; }
     admin_get "-u admin:secret" "mount=/live.mp3&mode=updinfo&song=Set%20by%20the%20DJ"
     kill -USR1 "$PID"; sleep 0.5; wait_live /live.mp3
     seen_reload=$(title_seen bg-reload)
@@ -294,11 +289,10 @@ $streams"
 resume_tests+=(test_reload_bg_child_redirects)
 test_reload_bg_child_redirects() {
     local name="graceful-restart-bg reload"
-    START_WAIT_TENTHS=100 start_server reload-bg "$MODULES
+    START_WAIT_TENTHS=100 start_live reload-bg "$MODULES
 server.feature-flags += ( \"server.graceful-restart-bg\" => \"enable\" )
 include_shell \"sleep 1.5; echo\"
-$STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "$name: stream never went live"; stop_server; return; }
+$STREAM_997" || return
     local why=$DIR/why i pids=() sig_ms
     sig_ms=$(now_ms); kill -USR1 "$PID"
     sleep 0.2

@@ -43,17 +43,6 @@ wait_fds() {
     echo "$n"
 }
 
-# status_field EXPR: a value of the status JSON's one source (Python), as in
-# test/status_admin.sh; "none" when it does not answer
-status_field() {
-    curl -s --max-time 5 "$URL/status-json.xsl" | python3 -c 'import json, sys
-try:
-    s = json.load(sys.stdin)["icestats"]["source"]
-    print(eval(sys.argv[1], {"s": s}))
-except Exception as e:
-    print("none", e)' "$1"
-}
-
 # rate99 OUT: prints what is wrong when the steady rate is below 99 % of
 # real time (rate_check allows 3 % either way)
 rate99() {
@@ -104,11 +93,10 @@ test_rst_storm() {
     local n=${ROBUST_RST_CLIENTS:-2000} name
     name="$n clients reset at once, 4 times"
     raise_nofile 8192
-    start_server rststorm "$MODULES
+    start_live rststorm "$MODULES
 $ROBUST_LIMITS
 $STATUS_997
-$STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "$name: stream never went live"; stop_server; return; }
+$STREAM_997" || return
     local why=$DIR/why lp base_fd base_rss base_log peak listeners i o outs=() fds=() rss=()
     listen "$DIR/normal" "$URL/live.mp3" 22 & lp=$!   # outlasts four storms, also under ASan
     sleep 2
@@ -117,7 +105,7 @@ $STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")
         outs[i]=$("$TOOLS/crowd" rst "$PORT" /live.mp3 "$n" --read-headers $((n / 2)) --hold-ms 500)
         fds[i]=$(wait_fds "$base_fd" 3 80); sleep 1; rss[i]=$(rss_kib)
     done
-    listeners=$(status_field 's["listeners"]'); peak=$(status_field 's["listener_peak"]')
+    listeners=$(status_get 's["listeners"]'); peak=$(status_get 's["listener_peak"]')
     wait "$lp"
     { listener_checks "$DIR/normal" 15000; } > "$why"
     verdict "$name: a listener keeps >= 99 % of real time and the whole tone" "$why"
@@ -166,12 +154,11 @@ test_slowloris() {
     local n=${ROBUST_SLOW_CLIENTS:-300} name
     name="slowloris, $n partial requests"
     raise_nofile 4096
-    start_server slowloris "$MODULES
+    start_live slowloris "$MODULES
 $ROBUST_LIMITS
 server.max-read-idle = 5
 $STATUS_997
-$STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "$name: stream never went live"; stop_server; return; }
+$STREAM_997" || return
     local why=$DIR/why lp cp base_fd held after out status_ms
     listen "$DIR/normal" "$URL/live.mp3" 22 & lp=$!
     sleep 1.5
@@ -241,11 +228,10 @@ robust_tests+=(test_bad_requests)
 test_bad_requests() {
     local name="bad requests"
     raise_nofile 4096
-    start_server badreq "$MODULES
+    start_live badreq "$MODULES
 $STATUS_997
-$STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "$name: stream never went live"; stop_server; return; }
-    local why=$DIR/why pids=() base_fd t0 secs=44 big
+$STREAM_997" || return
+    local why=$DIR/why pids=() base_fd t0 secs=60 big
     listen "$DIR/h11" "$URL/live.mp3" "$secs" --http1.1 & pids+=($!)
     listen "$DIR/h2" "$URL/live.mp3" "$secs" --http2-prior-knowledge & pids+=($!)
     sleep 1.5
@@ -327,7 +313,7 @@ $STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")
     verdict "$name: HTTP/2: 50 streams reset, 50 at once past the limit, the connection still plays; 10 connections cut mid-stream" "$why"
 
     local used_ms=$(( $(now_ms) - t0 )) listeners after
-    listeners=$(status_field 's["listeners"]')
+    listeners=$(status_get 's["listeners"]')
     after=$(wait_fds "$base_fd" 2 50)
     wait "${pids[@]}"
     { [ "$used_ms" -le $(( (secs - 2) * 1000 - 1500 )) ] || echo "the requests took $used_ms ms, longer than the listeners listened"
@@ -352,9 +338,7 @@ crowd_listen() {
     "$TOOLS/crowd" listen "$PORT" /live.mp3 "$1" --seconds "$2" --ready-file "$DIR/crowd.ready" \
         --report "$DIR/crowd.report" > "$DIR/crowd.out" 2> "$DIR/crowd.err" &
     CROWD_PID=$!
-    local i
-    for i in $(seq 1 150); do [ -e "$DIR/crowd.ready" ] && return 0; sleep 0.1; done
-    return 1
+    poll 150 test -e "$DIR/crowd.ready"
 }
 
 # crowd_ended_within SIG_MS MAX_MS N: prints what is wrong with how the
@@ -411,12 +395,11 @@ test_restart_bg() {
     local n=${ROBUST_LIFECYCLE_LISTENERS:-200} name
     name="SIGUSR1 + graceful-restart-bg, $n listeners"
     raise_nofile 4096
-    start_server restartbg "$MODULES
+    start_live restartbg "$MODULES
 server.feature-flags += ( \"server.graceful-restart-bg\" => \"enable\" )
 $ROBUST_LIMITS
 $STATUS_997
-$STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "$name: stream never went live"; stop_server KILL; return; }
+$STREAM_997" || return
     local why=$DIR/why threads0 kinds0 cap0 sig_ms i p child='' child_threads='' child_cap='' procs \
         live_ms='' threads1 kinds1 cap1 joined
     kill_after 90 "$PID"
@@ -501,10 +484,9 @@ test_restart_inprocess() {
     grep -q '^pcm.exclusive997 ' "$WORK/asound.conf" \
         || echo "pcm.exclusive997 { type testtone frequency 997 exclusive 1 }" >> "$WORK/asound.conf"
     local stream='audiostream.streams = ( "/live.mp3" => ( "device" => "exclusive997" ) )'
-    start_server restartusr1 "$MODULES
+    start_live restartusr1 "$MODULES
 $ROBUST_LIMITS
-$stream" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "$name: stream never went live"; stop_server KILL; return; }
+$stream" || return
     local why=$DIR/why threads0 kinds0 sig_ms i live_ms threads1 kinds1
     kill_after 90 "$PID"
     threads0=$(threads_of "$PID"); kinds0=$(fd_kinds "$PID")
@@ -557,10 +539,9 @@ test_stop_signals() {
     raise_nofile 4096
     for sig in TERM INT; do
         name="SIG$sig with $n listeners"
-        start_server "stop$sig" "$MODULES
+        start_live "stop$sig" "$MODULES
 $ROBUST_LIMITS
-$STREAM_997" || { fail "$name: lighttpd did not start" "$(cat "$DIR/stderr.log")"; continue; }
-        wait_live /live.mp3 || { fail "$name: stream never went live"; stop_server KILL; continue; }
+$STREAM_997" || continue
         local why=$DIR/why sig_ms procs
         crowd_listen "$n" 30 || echo "crowd: not all playing after 15 s: $(cat "$DIR/crowd.err")" > "$DIR/crowd.late"
         sleep 1.5

@@ -1,40 +1,38 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh Debian 12 machine as root:
-# installs what it needs, builds, runs the unit tests, cppcheck and
-# clang-tidy, the integration tests
-# in Debian's lighttpd, the Debian package's test, the integration tests
-# again with the module built with AddressSanitizer and
-# UndefinedBehaviorSanitizer, the core tests against lighttpd 1.4.79 and
-# 1.4.85 built from Debian's sources and against lighttpd 1.4.69, 1.4.79 and
-# 1.4.85 built from their own source with the module inside them
-# (patches/), the fuzzers, and TSan. Ends with the line "N passed, N failed".
+# The test suite, on a fresh Debian 12 or 13 machine as root.
+#   test/run-all.sh            the whole suite (the README's test command, CI's)
+#   test/run-all.sh --quick    the fast tier, for development: install, build,
+#                              unit tests, cppcheck and the core integration
+#                              tests (integration.sh --core)
+# The whole suite installs what it needs, builds, runs the unit tests,
+# cppcheck and clang-tidy, the integration tests in Debian's lighttpd, the
+# Debian package's test, the integration tests again with the module built
+# with AddressSanitizer and UndefinedBehaviorSanitizer, the core tests
+# against lighttpd 1.4.79 and 1.4.85 built from Debian's sources and against
+# lighttpd 1.4.69, 1.4.79 and 1.4.85 built from their own source with the
+# module inside them (patches/), the fuzzers, and TSan. Ends with the line
+# "N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
-passed=0
-failed=0
-result() { # NAME STATUS
-    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok - $1"
-    else failed=$((failed + 1)); echo "not ok - $1"; fi
-}
-# adds the counts of a sub-suite's last line "N passed, N failed"
-add_counts() {
-    local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
-    if [ -z "$line" ]; then result "$2 ran to its end" 1; return; fi
-    passed=$((passed + ${line%% passed*}))
-    local f=${line#*, }; failed=$((failed + ${f%% failed*}))
-}
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+QUICK=0
+case ${1:-} in
+    "") ;;
+    --quick) QUICK=1 ;;
+    *) echo "run-all.sh: unknown argument $1 (known: --quick)" >&2; echo "0 passed, 1 failed"; exit 2 ;;
+esac
+# shellcheck source=test/lib/results.sh
+. "$here/test/lib/results.sh"
 # a part's heading, with the seconds the suite has run: CI allows 60 minutes
 section() { echo "# $1 (at $SECONDS s)"; }
 
 section "installing packages"
 bash "$here/scripts/install-deps.sh"; result "install the packages the suite needs" $?
-[ "$failed" -eq 0 ] || finish
+[ "$FAILED" -eq 0 ] || finish
 
 unit_tests() { # BUILD_DIR LABEL
     local t
     for t in test_ring test_mp3_frame test_stream_config test_fanout test_icy test_playlist \
-             test_status_json test_admin_query test_live_range test_title_state test_state_file; do
+             test_status_json test_admin_query test_live_range test_title_state test_state_file test_utf8; do
         "$1/test/unit/$t" > /dev/null; result "$2unit: $t" $?
     done
     stream_test "$1" "$2"
@@ -52,7 +50,7 @@ stream_test() { # BUILD_DIR LABEL
 
 section "build (-Wall -Wextra -Werror)"
 build=$(bash "$here/scripts/build.sh" "$here/build"); result "build against the installed lighttpd's source" $?
-[ "$failed" -eq 0 ] || finish
+[ "$FAILED" -eq 0 ] || finish
 unit_tests "$build" ""
 
 section "cppcheck"
@@ -66,6 +64,15 @@ cppcheck -q --enable=warning,style,performance,portability --error-exitcode=1 --
     -DHAVE_CONFIG_H -I "$lsrc" -I "$lsrc/src" "$here/mod_audiostream/mod_audiostream.c" 2>&1
 result "cppcheck: the lighttpd glue is clean" $?
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if [ "$QUICK" = 1 ]; then
+    section "core integration tests"
+    bash "$here/test/integration.sh" "$build" --core | tee "$log"
+    add_counts "$log" "core integration tests"
+    finish
+fi
+
 section "clang-tidy (bugprone-*, cert-*, clang-analyzer-*)"
 tlog=$(mktemp)
 bash "$here/test/tidy.sh" "$build" | tee "$tlog"
@@ -73,7 +80,6 @@ add_counts "$tlog" "clang-tidy"
 rm -f "$tlog"
 
 section "integration tests"
-log=$(mktemp)
 bash "$here/test/integration.sh" "$build" | tee "$log"
 add_counts "$log" "integration tests"
 
@@ -107,5 +113,4 @@ section "the capture thread / event loop boundary under ThreadSanitizer"
 tsan=$(bash "$here/scripts/build.sh" "$here/build-tsan" CFLAGS="-g -O1 -fsanitize=thread" LDFLAGS="-fsanitize=thread")
 result "build with TSan" $?
 [ -z "$tsan" ] || TSAN_OPTIONS=halt_on_error=1:exitcode=66 stream_test "$tsan" "tsan "
-rm -f "$log"
 finish

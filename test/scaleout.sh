@@ -35,24 +35,6 @@ so_stop() {
     for p in "$@"; do wait "$p" 2>/dev/null; done
 }
 
-# so_listen OUT URL SECONDS STEADY_MS [curl options...]: as listen (lib.sh),
-# the steady rate counted from STEADY_MS after the first byte (past a relay's
-# burst of older audio)
-so_listen() {
-    local out=$1 url=$2 secs=$3 steady=$4; shift 4
-    curl -s -N "$@" -D "$out.hdr" --max-time "$secs" -o - "$url" 2> "$out.curlerr" \
-        | "$TOOLS/bodytime" "$out.mp3" "$steady" > "$out.time"
-}
-
-# so_tone MP3 HZ MIN_MS: MP3 decodes (mpg123, which finds the first frame
-# itself: a relay's burst need not start on one) to at least MIN_MS of the
-# HZ tone without a dropout; prints what is wrong
-so_tone() {
-    mpg123 -q -s -r 44100 -e s16 "$1" > "$1.raw" 2> "$1.mpg123err"
-    "$TOOLS/pcmcheck" --rate 44100 --channels 2 --expect-hz "$2" --tol-hz 3 --min-ms "$3" "$1.raw" \
-        > "$1.pcm" 2>&1 || { echo "${1##*/}:"; sed 's/^/  /' "$1.pcm"; }
-}
-
 # so_icy_len TEXT: the length of a metadata block carrying TEXT (16-byte units)
 so_icy_len() { local n; n=$(printf '%s' "$1" | wc -c); echo $(( (n + 15) / 16 * 16 )); }
 
@@ -89,37 +71,7 @@ so_added_latency() {
 # Python's ssl) with a small receive buffer that reads RATE bytes a second for
 # SECONDS; the body goes to OUT, "status=... bytes=N" to stdout
 so_slow_tls() {
-    timeout $(( $6 + 10 )) python3 - "$@" <<'PY'
-import socket, ssl, sys, time
-port, path, ca, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-rate, secs = int(sys.argv[5]), float(sys.argv[6])
-ctx = ssl.create_default_context(cafile=ca)
-raw = socket.socket()
-raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-raw.settimeout(5)
-raw.connect(("127.0.0.1", port))
-s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
-s.sendall(("GET %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n" % (path, port)).encode())
-data = b""
-t0 = time.monotonic()
-tick = 0
-while time.monotonic() - t0 < secs:
-    tick += 1
-    want = rate // 4
-    while want > 0:
-        try:
-            b = s.recv(want)
-        except socket.timeout:
-            b = None
-        if not b:
-            break
-        data += b
-        want -= len(b)
-    time.sleep(max(0.0, t0 + tick * 0.25 - time.monotonic()))
-head, _, body = data.partition(b"\r\n\r\n")
-open(out, "wb").write(body)
-print("status=%s bytes=%d" % (head.split(b"\r\n")[0].decode(errors="replace"), len(body)))
-PY
+    timeout $(( $6 + 10 )) python3 "$TEST_DIR/tools/slow_tls_listener.py" "$@"
 }
 
 # ---- HTTPS ----
@@ -134,7 +86,7 @@ test_https() {
     so_cert "$cert" || { fail "https: openssl could not make a certificate" "$(cat "$cert/openssl.log")"; return; }
     printf 'dj:tls-secret\n' > "$WORK/https-users"
     free_port; local tport=$PORT
-    start_server https "server.modules += ( \"mod_openssl\", \"mod_auth\", \"mod_authn_file\", \"mod_audiostream\" )
+    start_live https "server.modules += ( \"mod_openssl\", \"mod_auth\", \"mod_authn_file\", \"mod_audiostream\" )
 \$SERVER[\"socket\"] == \"127.0.0.1:$tport\" {
     ssl.engine  = \"enable\"
     ssl.pemfile = \"$cert/cert.pem\"
@@ -148,8 +100,7 @@ audiostream.status-url = \"/status-json.xsl\"
 audiostream.streams = (
   \"/live.mp3\" => ( \"device\" => \"tone997\", \"title\" => \"Configured\" ),
   \"/slow.mp3\" => ( \"device\" => \"tone440\", \"queue-ms\" => 1000 ),
-)" || { fail "https: lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 && wait_live /slow.mp3 || { fail "https: streams never went live"; stop_server; return; }
+)" /live.mp3 /slow.mp3 || return
     local T=https://127.0.0.1:$tport ca=(--cacert "$cert/cert.pem") why=$DIR/why
     local title="Played over TLS" ok='<return>1</return>'
     # the title through the admin URL over HTTPS (its password is not sent in clear)
@@ -246,13 +197,12 @@ proxy.server = ( \"/\" => (( \"host\" => \"127.0.0.1\", \"port\" => $3 )) )" || 
 # CONFIG before them
 so_origin() {
     so_marks
-    start_server "$1" "${3:-$MODULES}
+    start_live "$1" "${3:-$MODULES}
 audiostream.status-url = \"/status-json.xsl\"
 audiostream.streams = (
   \"/live.mp3\"  => ( \"device\" => \"tone997\", \"title\" => \"$2\" ),
   \"/marks.mp3\" => ( \"device\" => \"marks\" ),
-)" || { fail "$1: origin lighttpd did not start" "$(cat "$DIR/stderr.log")"; return 1; }
-    wait_live /live.mp3 && wait_live /marks.mp3 || { fail "$1: origin streams never went live"; stop_server; return 1; }
+)" /live.mp3 /marks.mp3 || return 1
 }
 
 # lighttpd + mod_proxy in front: with server.stream-response-body = 2 (and
@@ -347,14 +297,9 @@ EOF
     timeout 120 nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" -g 'daemon off;' \
         > "$d/stdout.log" 2>&1 &
     NGINX_PID=$!
-    local i
-    for i in $(seq 1 100); do
-        port_is_free "$PORT" || port_is_free "$TPORT" || return 0
-        kill -0 "$NGINX_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
+    poll_alive "$NGINX_PID" 100 so_nginx_accepting
 }
+so_nginx_accepting() { accepting "$PORT" && accepting "$TPORT"; }
 
 # nginx in front (proxy_buffering off, HTTP/1.1 to the origin), over HTTP
 # and over HTTPS with HTTP/2: listeners hear the tone at the real-time rate
@@ -522,16 +467,14 @@ test_icecast_relay() {
     echo "# $(dpkg-query -W -f='${Package} ${Version}' icecast2 2>/dev/null || echo 'icecast2: not installed')"
     command -v icecast2 > /dev/null || { fail "icecast relay: icecast2 is not installed"; return; }
     printf 'dj:relay-secret\n' > "$WORK/relay-users"
-    start_server relay-origin "$AUTH_MODULES
+    start_live relay-origin "$AUTH_MODULES
 auth.backend = \"plain\"
 auth.backend.plain.userfile = \"$WORK/relay-users\"
 auth.require = ( \"/admin/\" => ( \"method\" => \"basic\", \"realm\" => \"radio\", \"require\" => \"valid-user\" ) )
 audiostream.admin-url = \"/admin/metadata\"
 audiostream.status-url = \"/status-json.xsl\"
 audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"name\" => \"Origin FM\",
-    \"genre\" => \"Test tone\", \"title\" => \"Configured title\" ) )" \
-        || { fail "icecast relay: origin lighttpd did not start" "$(cat "$DIR/stderr.log")"; return; }
-    wait_live /live.mp3 || { fail "icecast relay: origin stream never went live"; stop_server; return; }
+    \"genre\" => \"Test tone\", \"title\" => \"Configured title\" ) )" || return
     local oport=$PORT odir=$DIR ourl=$URL id=$DIR/icecast
     so_icecast "$id" "$oport" || { fail "icecast relay: icecast2 did not start" "$(cat "$id/stdout.log" "$id/stderr.log")"; so_stop "$ICECAST_PID"; stop_server; return; }
     local ipid=$ICECAST_PID R=http://127.0.0.1:$PORT why=$odir/why
@@ -543,7 +486,7 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"name\" =
     # the relay reads it at the origin's next metaint (16000 bytes, 1 s)
     so_wait_title "$R/status-json.xsl" "First title" 50 > /dev/null
     # a listener of the relay, asking for ICY metadata, until Icecast ends it
-    ( so_listen "$id/l1" "$R/relay.mp3" 40 2000 -H 'Icy-MetaData: 1'; now_ms > "$id/l1.end" ) & local l1=$!
+    LISTEN_STEADY_MS=2000 listen "$id/l1" "$R/relay.mp3" 40 -H 'Icy-MetaData: 1' & local l1=$!
     sleep 3; a2=$(so_admin_title "$ourl" dj:relay-secret "Second%20title")
     # a second listener of the relay: Icecast counts two, the origin one
     curl -s --max-time 3 -o /dev/null "$R/relay.mp3" & local l2p=$!
@@ -566,7 +509,7 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"name\" =
       expect_header "$id/l1" icy-name "Origin FM"
       expect_header "$id/l1" icy-genre "Test tone"
       rate_check "$id/l1"
-      so_tone "$id/l1.audio.mp3" 997 6000; } > "$why"
+      mp3_tone_check "$id/l1.audio.mp3" 997 6000; } > "$why"
     verdict "Icecast relay of the module's stream (waited $((waited / 10)).$((waited % 10)) s): its listener hears the tone at the real-time rate; icy-name and icy-genre relayed" "$why"
     { [ "$a1" = 200 ] && [ "$a2" = 200 ] || echo "admin URL answers: $a1 $a2"
       [ -n "$metaint" ] || echo "the relay sent no icy-metaint"
@@ -606,7 +549,7 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"name\" =
     so_wait_code "$R/relay.mp3" 200 150 > /dev/null; rc=$?
     back=$(( $(now_ms) - t_start ))
     local pids=()
-    [ "$rc" = 0 ] && { so_listen "$id/l2" "$R/relay.mp3" 6 2000 -H 'Icy-MetaData: 1' & pids+=($!); }
+    [ "$rc" = 0 ] && { LISTEN_STEADY_MS=2000 listen "$id/l2" "$R/relay.mp3" 6 -H 'Icy-MetaData: 1' & pids+=($!); }
     [ ${#pids[@]} -eq 0 ] || wait "${pids[@]}"
     "$TOOLS/icycheck" "${metaint:-16000}" "$id/l2.mp3" "$id/l2.audio.mp3" > "$id/l2.icy" 2>&1
     { [ "$rc" = 0 ] || echo "the relay was not back within 15 s of the origin's restart: $(grep 'slave/' "$id/stderr.log" | tail -4)"
@@ -614,7 +557,7 @@ audiostream.streams = ( \"/live.mp3\" => ( \"device\" => \"tone997\", \"name\" =
       grep -q "Failed to connect to 127.0.0.1:$oport" "$id/stderr.log" \
           || echo "Icecast never tried while the origin was down: $(grep -i connect "$id/stderr.log" | tail -3)"
       rate_check "$id/l2"
-      so_tone "$id/l2.audio.mp3" 997 3500
+      mp3_tone_check "$id/l2.audio.mp3" 997 3500
       # the module keeps titles in memory: the restarted origin has its configured one
       grep -q "text=StreamTitle='Configured title';" "$id/l2.icy" \
           || echo "after the restart the relay's listener got: $(grep '^block' "$id/l2.icy" | head -3)"; } > "$why"

@@ -11,12 +11,8 @@
 # group of files, then "N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
-passed=0 failed=0
-result() { # NAME STATUS
-    if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok - $1"
-    else failed=$((failed + 1)); echo "not ok - $1"; fi
-}
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+# shellcheck source=test/lib/results.sh
+. "$here/test/lib/results.sh"
 
 build=${1:-}
 if [ -z "$build" ] || [ ! -f "$build/Makefile" ]; then
