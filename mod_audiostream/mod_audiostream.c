@@ -438,10 +438,11 @@ static void listener_shed_headers(listener * const l) {
  * writer, as lighttpd's write state would (connections.c,
  * connection_handle_write): while its socket has taken all it was given.
  * The alternative, lighttpd's job list, runs its state machine and this
- * module's subrequest handler once per listener and frame (this measured
- * 1-12 % less CPU at 1,000 listeners). Returns whether the queue is empty;
- * if not (a full socket, an error, TLS, HTTP/2, a traffic limit) the caller
- * leaves the listener to the job list, which sees to all of that. */
+ * module's subrequest handler once per listener and frame, which costs CPU
+ * at large audiences (the README has the figure). Returns whether the
+ * queue is empty; if not (a full socket, an error, TLS, HTTP/2, a traffic
+ * limit) the caller leaves the listener to the job list, which sees to all
+ * of that. */
 static int listener_write_now(listener * const l) {
     request_st * const r = l->r;
     connection * const con = r->con;
