@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -356,17 +355,12 @@ int main(int argc, char **argv)
     const char *sock = NULL;
     long interval = 100;
     struct epoll_event evs[256];
-    struct rlimit rl;
     const char *file = parse_args(argc, argv, &sock, &interval);
     if (mp3_source_load(&g.src, file, HDR) < 0) {
         fprintf(stderr, "fcgi_stream: %s: unreadable, or no MPEG Layer III frames\n", file);
         return 1;
     }
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max; /* one descriptor per request */
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    g.capconns = rl.rlim_cur < 1u << 20 ? (size_t)rl.rlim_cur : 1u << 20;
+    g.capconns = bench_fd_limit();
     /* an array of pointers: sizeof *g.conns is a pointer's size, as meant */
     // NOLINTNEXTLINE(bugprone-sizeof-expression): see above
     if (!(g.conns = malloc(g.capconns * sizeof *g.conns)))

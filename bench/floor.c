@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -219,7 +218,6 @@ int main(int argc, char **argv)
 {
     long port = 0, interval = 100;
     struct epoll_event evs[256];
-    struct rlimit rl;
     g.sndbuf = 16384;
     const char *file = parse_args(argc, argv, &port, &interval);
     if (mp3_source_load(&g.src, file, sizeof http_head - 1) < 0) {
@@ -227,11 +225,7 @@ int main(int argc, char **argv)
         return 1;
     }
     memcpy(g.src.tick_buf, http_head, sizeof http_head - 1);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max; /* one descriptor per listener */
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    g.capconns = rl.rlim_cur < 1u << 20 ? (size_t)rl.rlim_cur : 1u << 20;
+    g.capconns = bench_fd_limit();
     /* an array of pointers: sizeof *g.conns is a pointer's size, as meant */
     // NOLINTNEXTLINE(bugprone-sizeof-expression): see above
     if (!(g.conns = malloc(g.capconns * sizeof *g.conns)))
