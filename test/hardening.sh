@@ -4,13 +4,11 @@
 # it left, throttle an HTTP/2 connection by listening on it, or change a
 # title from another site's page; and that no configuration in a
 # conditional is dropped. Sourced by test/integration.sh after
-# test/robustness.sh (rss_kib, figure, listener_checks),
+# test/robustness.sh (rss_kib, listener_checks),
 # test/status_admin.sh (AUTH_MODULES, admin_auth_conf) and test/players.sh
 # (chromium_start, wait_report), whose helpers it uses. hardening_tests
 # lists them in order.
 hardening_tests=()
-
-H2ABUSE=(/usr/bin/python3 "$here/tools/h2abuse.py")   # Debian's python3-h2
 
 # admin_code CREDENTIALS MOUNT SONG [curl options]: the admin URL's status
 # code for a title update; its answer in $DIR/a.body

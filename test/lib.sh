@@ -5,6 +5,7 @@
 
 TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOOLS=$BUILD/test/tools         # the C tools; test/tools/*.py run from TEST_DIR
+H2ABUSE=(/usr/bin/python3 "$TEST_DIR/tools/h2abuse.py")   # Debian's python3-h2
 PLUGIN=$BUILD/test/alsa/.libs/libasound_module_pcm_testtone.so
 # the server, the directory of its own modules, and the module under test
 # (another lighttpd: test/matrix.sh sets all three)
@@ -183,6 +184,9 @@ listen() {
     echo "${PIPESTATUS[0]}" > "$out.rc"
     now_ms > "$out.end"
 }
+
+# figure NAME TEXT: the value of NAME=... in a line of key=value figures
+figure() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<< "$2"; }
 
 # time_field OUT NAME: a figure bodytime printed
 time_field() { sed -n "s/.*\b$2=\([0-9.]*\).*/\1/p" "$1.time"; }

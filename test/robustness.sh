@@ -53,9 +53,6 @@ rate99() {
 # listener_checks OUT MIN_MS: the real-time rate, 99 % of it, the whole tone
 listener_checks() { rate_check "$1"; rate99 "$1"; decode_check "$1" 997 "$2"; }
 
-# figure NAME TEXT: the value of NAME=... in a line of key=value figures
-figure() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<< "$2"; }
-
 # server_procs: the processes running this test's lighttpd configuration
 # (the server, and children such as a graceful-restart-bg one)
 server_procs() {

@@ -24,6 +24,11 @@ only decides what to send.
     GET of FILE_PATH (a download) on the same connection, both read as
     fast as they come, the stream's audio for SECONDS in all.
     Prints: download_s=SECONDS download=BYTES audio=BYTES
+
+  h2abuse.py PORT PATH head SECONDS
+    One HEAD of PATH; reads what comes for SECONDS or until the stream ends.
+    Prints: status=N ended=0|1 (END_STREAM came) with_headers=0|1 (on the
+    HEADERS frame itself) data=BYTES (DATA frames' payload) headers_ms=MS
 """
 import socket
 import sys
@@ -184,7 +189,39 @@ def beside(port, path, file_path, seconds):
     print("download_s=%s download=%d audio=%d" % (secs, got.get(download, 0), got[stream]))
 
 
+def head(port, path, seconds):
+    sock, conn = connect(port)
+    stream = conn.get_next_available_stream_id()
+    headers = request_headers(port, path)
+    headers[0] = (":method", "HEAD")
+    t0 = time.monotonic()
+    conn.send_headers(stream, headers, end_stream=True)
+    flush(sock, conn)
+    status, ended, with_headers, data, headers_ms = "none", 0, 0, 0, -1
+    deadline = t0 + seconds
+    while not ended and time.monotonic() < deadline:
+        events = receive(sock, conn, 0.05)
+        if events is None:
+            break
+        for e in events:
+            if isinstance(e, h2.events.ResponseReceived) and e.stream_id == stream:
+                status = dict(e.headers).get(":status", "none")
+                headers_ms = int((time.monotonic() - t0) * 1000)
+                with_headers = int(e.stream_ended is not None)
+            elif isinstance(e, h2.events.DataReceived) and e.stream_id == stream:
+                data += len(e.data)
+                conn.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+            elif isinstance(e, h2.events.StreamEnded) and e.stream_id == stream:
+                ended = 1
+        flush(sock, conn)
+    sock.close()
+    print("status=%s ended=%d with_headers=%d data=%d headers_ms=%d" % (status, ended, with_headers, data, headers_ms))
+
+
 def main(argv):
+    if len(argv) == 5 and argv[3] == "head":
+        head(int(argv[1]), argv[2], float(argv[4]))
+        return
     if len(argv) not in (6, 8) or argv[3] not in ("body", "flood", "beside") \
             or (len(argv) == 8 and argv[3] != "flood"):
         sys.exit(__doc__)
